@@ -1,0 +1,45 @@
+# The course's entry points. Each target's plain commands are in the README,
+# for machines without make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help venv book test test-gpu release clean
+
+help:
+	@echo "make book      build the HTML book into _build/html"
+	@echo "make test      run the whole test suite"
+	@echo "make test-gpu  run the GPU tests (needs CuPy and a CUDA GPU)"
+	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
+	@echo "make clean     remove the built book and caches (keeps .venv)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run e.g. make test PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per extra: installing again only when pyproject.toml changed.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	@touch $@
+
+venv: $(VENV)/.installed-test
+
+book: $(VENV)/.installed-book
+	$(BIN)/jupyter-book build . --builder html
+	@echo "The book is at $(abspath _build/html/index.html)"
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+test-gpu: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m gpu
+
+release: $(VENV)/.installed-course
+	$(BIN)/python scripts/release.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
