@@ -1,0 +1,366 @@
+"""Data sets: toy sets, scikit-learn's 8x8 digits, and MNIST.
+
+- ``logic_gate``, ``linearly_separable``, ``spirals``: small 2-D sets made
+  here, for perceptrons and decision boundaries.
+- ``load_digits``: the 1,797 8x8 digits bundled with scikit-learn (offline);
+  the course's default data set.
+- ``load_mnist``: the 70,000 28x28 MNIST digits, downloaded once from a
+  list of mirrors, checked by SHA-256, cached, and parsed from IDX files.
+
+scikit-learn is imported inside ``load_digits`` only, so importing this
+module stays cheap.
+"""
+
+import gzip
+import hashlib
+import http.client
+import os
+import struct
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "logic_gate",
+    "linearly_separable",
+    "spirals",
+    "load_digits",
+    "load_mnist",
+    "parse_idx",
+    "to_one_hot",
+    "resolve_data_dir",
+    "DatasetError",
+    "DownloadError",
+    "ChecksumError",
+    "IDXError",
+    "MNIST_FILES",
+    "MNIST_SHA256",
+    "MNIST_MIRRORS",
+]
+
+
+def to_one_hot(t, num_classes):
+    """Integer labels t (N,) -> one-hot rows (N, num_classes) of float64."""
+    t = np.asarray(t)
+    out = np.zeros((t.size, num_classes))
+    out[np.arange(t.size), t.ravel()] = 1.0
+    return out
+
+
+# ---------------------------------------------------------------- toy sets
+
+_GATE_TABLES = {
+    "and": (0, 0, 0, 1),
+    "nand": (1, 1, 1, 0),
+    "or": (0, 1, 1, 1),
+    "xor": (0, 1, 1, 0),
+}
+
+
+def logic_gate(name):
+    """The truth table of a gate: X (4, 2) of 0./1., y (4,) ints 0/1.
+
+    ``name`` is one of "and", "nand", "or", "xor" (any case).
+    """
+    key = str(name).lower()
+    if key not in _GATE_TABLES:
+        raise ValueError(
+            f"unknown gate {name!r}: choose one of {sorted(_GATE_TABLES)}"
+        )
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array(_GATE_TABLES[key], dtype=int)
+    return X, y
+
+
+def linearly_separable(n=100, rng=None, margin=0.1):
+    """n points in [-1, 1]^2 split by a random line: X (n, 2), y (n,) in {0, 1}.
+
+    No point lies closer than ``margin`` to the line, so the perceptron
+    rule converges. ``rng``: a NumPy Generator, a seed, or None.
+    """
+    rng = np.random.default_rng(rng)
+    angle = rng.uniform(0, 2 * np.pi)
+    w = np.array([np.cos(angle), np.sin(angle)])  # unit normal of the line
+    b = rng.uniform(-0.3, 0.3)
+    X = np.empty((0, 2))
+    while len(X) < n:  # rejection sampling: drop points inside the margin
+        cand = rng.uniform(-1, 1, size=(2 * n, 2))
+        keep = np.abs(cand @ w + b) >= margin
+        X = np.concatenate([X, cand[keep]])
+    X = X[:n]
+    y = (X @ w + b > 0).astype(int)
+    return X, y
+
+
+def spirals(n_per_class=100, n_classes=3, noise=0.2, rng=None):
+    """Interleaved spiral arms: X (N, 2), t (N,) ints, N = n_per_class*n_classes.
+
+    Arm k sweeps the angle [4k, 4k + 4) while the radius grows 0 -> 1;
+    ``noise`` is the standard deviation added to the angle.
+    """
+    rng = np.random.default_rng(rng)
+    N = n_per_class * n_classes
+    X = np.empty((N, 2))
+    t = np.empty(N, dtype=int)
+    for k in range(n_classes):
+        rows = slice(k * n_per_class, (k + 1) * n_per_class)
+        r = np.linspace(0.0, 1.0, n_per_class)
+        theta = np.linspace(4.0 * k, 4.0 * (k + 1), n_per_class)
+        theta = theta + noise * rng.standard_normal(n_per_class)
+        X[rows] = np.column_stack([r * np.sin(theta), r * np.cos(theta)])
+        t[rows] = k
+    return X, t
+
+
+# ---------------------------------------------------------------- digits
+
+def load_digits(normalize=True, flatten=True, one_hot=False,
+                test_fraction=0.25, seed=0, dtype=np.float64):
+    """scikit-learn's 8x8 digits, split into train and test sets.
+
+    Returns ``(x_train, t_train), (x_test, t_test)``. x is (N, 64), or
+    (N, 1, 8, 8) when ``flatten`` is False, of ``dtype``; pixels are
+    0..16, scaled to [0, 1] when ``normalize``. t is (N,) ints, or (N, 10)
+    one-hot rows of ``dtype``. The split is stratified by class and fixed
+    by ``seed`` (1,797 images: 1,347 train and 450 test by default).
+    """
+    from sklearn.datasets import load_digits as _sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    bunch = _sk_load_digits()
+    x = bunch.data.astype(dtype)
+    t = bunch.target.astype(np.int64)
+    if normalize:
+        x /= 16.0
+    if not flatten:
+        x = x.reshape(-1, 1, 8, 8)
+    x_train, x_test, t_train, t_test = train_test_split(
+        x, t, test_size=test_fraction, random_state=seed, stratify=t
+    )
+    if one_hot:
+        t_train = to_one_hot(t_train, 10).astype(dtype)
+        t_test = to_one_hot(t_test, 10).astype(dtype)
+    return (x_train, t_train), (x_test, t_test)
+
+
+
+# ---------------------------------------------------------------- MNIST
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+# SHA-256 of the four gzip archives as published (the same digests are
+# pinned by torchvision-style loaders, TensorFlow Datasets and others).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz":
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz":
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+# Tried in order, after any mirrors passed to load_mnist.
+MNIST_MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "https://yann.lecun.com/exdb/mnist/",
+]
+
+_DOWNLOAD_TIMEOUT_S = 30
+
+
+class DatasetError(RuntimeError):
+    """A data set could not be provided."""
+
+
+class DownloadError(DatasetError):
+    """No mirror delivered a file."""
+
+
+class ChecksumError(DatasetError):
+    """A file's SHA-256 digest is not the expected one."""
+
+
+class IDXError(DatasetError, ValueError):
+    """A file is not a valid IDX file (corrupt or truncated)."""
+
+
+def resolve_data_dir(path=None):
+    """Where downloads are cached: ``path``, else $DLCORE_DATA_DIR, else
+    ~/.cache/dlcore."""
+    if path is None:
+        path = os.environ.get("DLCORE_DATA_DIR") or Path.home() / ".cache" / "dlcore"
+    return Path(path).expanduser()
+
+
+def sha256sum(path):
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# IDX type codes -> big-endian dtypes
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def parse_idx(path):
+    """Read an IDX file (gzip-compressed or not) into a NumPy array.
+
+    Header: two zero bytes, a type code (0x08 = uint8, ...), the number of
+    dimensions, then each dimension as a big-endian uint32; the data
+    follow, big-endian. Raises IDXError naming the file when it is corrupt
+    or truncated.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":  # the gzip magic number
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as err:
+            raise IDXError(
+                f"{path}: corrupt or truncated gzip data ({err}); delete the "
+                f"file and download it again"
+            ) from err
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+        raise IDXError(
+            f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'none'})"
+        )
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise IDXError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise IDXError(
+            f"{path}: truncated or corrupt IDX file: shape {shape} needs "
+            f"{expected} bytes of data, found {len(raw) - header}; delete "
+            f"the file and download it again"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def _download(name, target, mirrors, digest):
+    """Fetch ``name`` from the first mirror that serves the right bytes."""
+    tried = []
+    partial = target.with_name(target.name + ".part")
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + name
+        try:
+            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as r:
+                with open(partial, "wb") as f:
+                    for block in iter(lambda: r.read(1 << 20), b""):
+                        f.write(block)
+        except (urllib.error.URLError, http.client.HTTPException,
+                OSError, ValueError) as err:
+            tried.append(f"  {url}: {getattr(err, 'reason', err)}")
+            partial.unlink(missing_ok=True)
+            continue
+        actual = sha256sum(partial)
+        if digest is not None and actual != digest:
+            tried.append(f"  {url}: wrong SHA-256 {actual} (expected {digest})")
+            partial.unlink(missing_ok=True)
+            continue
+        os.replace(partial, target)
+        return
+    raise DownloadError(
+        f"could not download {name}. Tried:\n" + "\n".join(tried) + "\n"
+        f"If this machine is offline, download the file elsewhere (from one "
+        f"of the URLs above) and place it by hand at {target}"
+    )
+
+
+def _fetch(name, folder, mirrors, digest, download):
+    """The path of a verified copy of ``name`` in ``folder``."""
+    target = folder / name
+    if not target.exists():
+        if not download:
+            raise DatasetError(
+                f"{name} is not in {folder} and download=False: place the "
+                f"file there by hand or call load_mnist(download=True)"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        _download(name, target, mirrors, digest)
+    if digest is not None:
+        actual = sha256sum(target)
+        if actual != digest:
+            raise ChecksumError(
+                f"{target} has the wrong SHA-256 digest:\n"
+                f"  expected {digest}\n  actual   {actual}\n"
+                f"The file is damaged or not the original: delete it and "
+                f"call load_mnist again to download it afresh."
+            )
+    return target
+
+
+def load_mnist(normalize=True, flatten=True, one_hot_label=False,
+               data_dir=None, mirrors=None, download=True, checksums=None):
+    """MNIST: 60,000 training and 10,000 test images of 28x28 digits.
+
+    Returns ``(x_train, t_train), (x_test, t_test)``. x is (N, 784), or
+    (N, 1, 28, 28) when ``flatten`` is False: float32 in [0, 1] when
+    ``normalize``, else the raw uint8 pixels. t is (N,) uint8 labels, or
+    (N, 10) float32 one-hot rows when ``one_hot_label``.
+
+    The four .gz files are cached in ``data_dir`` / "mnist" (``data_dir``
+    defaults to $DLCORE_DATA_DIR, else ~/.cache/dlcore). Missing files are
+    downloaded from ``mirrors`` (URLs of folders, tried first) and then
+    from ``MNIST_MIRRORS``, and checked against ``checksums`` (file name ->
+    SHA-256; default ``MNIST_SHA256``).
+    """
+    folder = resolve_data_dir(data_dir) / "mnist"
+    mirrors = list(mirrors or []) + list(MNIST_MIRRORS)
+    checksums = MNIST_SHA256 if checksums is None else checksums
+    arrays = {}
+    for key, name in MNIST_FILES.items():
+        path = _fetch(name, folder, mirrors, checksums.get(name), download)
+        arrays[key] = parse_idx(path)
+
+    def images(key):
+        x = arrays[key]
+        if x.ndim != 3:
+            raise IDXError(f"{folder / MNIST_FILES[key]}: expected 3-D images, "
+                           f"got shape {x.shape}")
+        if normalize:
+            x = x.astype(np.float32) / np.float32(255.0)
+        return x.reshape(len(x), -1) if flatten else x[:, None, :, :]
+
+    def labels(key):
+        t = arrays[key]
+        if t.ndim != 1:
+            raise IDXError(f"{folder / MNIST_FILES[key]}: expected 1-D labels, "
+                           f"got shape {t.shape}")
+        return to_one_hot(t, 10).astype(np.float32) if one_hot_label else t
+
+    out = []
+    for split in ("train", "test"):
+        x, t = images(f"{split}_images"), labels(f"{split}_labels")
+        if len(x) != len(t):
+            raise IDXError(
+                f"{folder}: {split} set has {len(x)} images but {len(t)} labels"
+            )
+        out.append((x, t))
+    return tuple(out)

@@ -1,0 +1,410 @@
+"""Layers with forward and backward (chapters 5-7).
+
+One contract for every layer:
+
+- ``forward(x)`` returns the output and keeps what backward needs;
+- ``backward(dout)`` returns dx (x's shape) and stores the gradients of the
+  parameters as ``dW``, ``db``, ... beside ``W``, ``b``;
+- a layer with parameters exposes ``params`` (a dict of the very arrays it
+  uses, so an optimizer updating them in place updates the layer) and
+  ``grads`` (the same keys, the latest gradients).
+
+Backward never writes into dout or into the cached input.
+"""
+
+import math
+
+import numpy as np
+
+from dlcore.backend import get_array_module
+from dlcore.conv import col2im, conv_output_size, im2col
+from dlcore.functions import cross_entropy_error, sigmoid, softmax
+from dlcore.guard import reference
+
+__all__ = [
+    "Relu", "LeakyRelu", "Sigmoid", "Affine", "SoftmaxWithLoss",
+    "BatchNormalization", "Dropout", "Convolution", "Pooling",
+]
+
+
+# ---------------------------------------------------------------- activations
+
+@reference("Relu")
+class Relu:
+    """y = max(0, x); dx = dout where x > 0, else 0 (0 at the kink x = 0)."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        """x: any shape -> same shape and dtype."""
+        xp = get_array_module(x)
+        self.mask = x <= 0
+        return xp.where(self.mask, 0, x)
+
+    def backward(self, dout):
+        """dout: the output's shape -> dx, same shape."""
+        xp = get_array_module(dout)
+        return xp.where(self.mask, 0, dout)
+
+
+class LeakyRelu:
+    """y = x if x > 0 else alpha * x; dx = dout or alpha * dout."""
+
+    def __init__(self, alpha=0.01):
+        self.alpha = alpha
+        self.mask = None
+
+    def forward(self, x):
+        """x: any shape -> same shape and dtype."""
+        xp = get_array_module(x)
+        self.mask = x > 0
+        return xp.where(self.mask, x, self.alpha * x)
+
+    def backward(self, dout):
+        """dout: the output's shape -> dx, same shape."""
+        xp = get_array_module(dout)
+        return xp.where(self.mask, dout, self.alpha * dout)
+
+
+@reference("Sigmoid")
+class Sigmoid:
+    """y = 1 / (1 + exp(-x)); dx = dout * y * (1 - y)."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        """x: any shape -> same shape and dtype."""
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        """dout: the output's shape -> dx, same shape."""
+        return dout * (1 - self.out) * self.out
+
+
+# ---------------------------------------------------------------- affine
+
+@reference("Affine")
+class Affine:
+    """y = x W + b, x flattened to (N, D).
+
+    W: (D, M), b: (M,). dx = dout W^T, dW = x^T dout, db = sum_n dout.
+    """
+
+    def __init__(self, W, b):
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(
+                f"Affine wants W of shape (D, M) and b of shape (M,); got "
+                f"W {tuple(W.shape)} and b {tuple(b.shape)}"
+            )
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    @property
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    @property
+    def grads(self):
+        return {"W": self.dW, "b": self.db}
+
+    def forward(self, x):
+        """x: (N, D) or (N, d1, d2, ...) with d1*d2*... = D -> (N, M)."""
+        D = self.W.shape[0]
+        if x.ndim < 2 or math.prod(x.shape[1:]) != D:
+            raise ValueError(
+                f"Affine: W has shape {tuple(self.W.shape)}, so x must be "
+                f"(N, {D}) or (N, d1, d2, ...) with {D} features per sample; "
+                f"got x of shape {tuple(x.shape)}"
+            )
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return self.x @ self.W + self.b
+
+    def backward(self, dout):
+        """dout: (N, M) -> dx shaped like the original x; sets dW, db."""
+        dx = dout @ self.W.T
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return dx.reshape(self.original_x_shape)
+
+
+# ---------------------------------------------------------------- output
+
+@reference("SoftmaxWithLoss")
+class SoftmaxWithLoss:
+    """L = cross_entropy_error(softmax(x), t); dx = dout * (y - t) / N.
+
+    x: scores (N, K) (or (K,), a batch of one); t: one-hot (N, K) or class
+    indices (N,).
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        """Mean cross-entropy over the batch: a scalar."""
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, t)
+        return self.loss
+
+    def backward(self, dout=1):
+        """dout: a scalar (1 for the loss itself) -> dx, x's shape."""
+        xp = get_array_module(self.y)
+        n = self.y.shape[0] if self.y.ndim == 2 else 1
+        dx = self.y.reshape(n, -1).copy()
+        t = xp.asarray(self.t)
+        if t.shape == self.y.shape:  # one-hot
+            dx -= t.reshape(n, -1).astype(dx.dtype)
+        else:  # class indices: subtract 1 at each sample's true class
+            dx[xp.arange(n), t.reshape(n).astype(xp.int64)] -= 1
+        dx *= xp.asarray(dout, dtype=dx.dtype) / n
+        return dx.reshape(self.y.shape)
+
+
+# ---------------------------------------------------------------- chapter 6
+
+@reference("BatchNormalization")
+class BatchNormalization:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature.
+
+    gamma, beta: (D,). x: (N, D), or (N, C, H, W) treated as (N, C*H*W).
+    Training uses the batch's mean and biased variance and updates
+    r <- momentum * r + (1 - momentum) * batch_stat; inference uses the
+    running statistics (which start at mean 0, variance 1).
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, eps=1e-5):
+        if gamma.shape != beta.shape or gamma.ndim != 1:
+            raise ValueError(
+                f"BatchNormalization wants gamma and beta of one shape (D,); "
+                f"got gamma {tuple(gamma.shape)} and beta {tuple(beta.shape)}"
+            )
+        xp = get_array_module(gamma)
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.eps = eps
+        self.running_mean = xp.zeros_like(gamma)
+        self.running_var = xp.ones_like(gamma)
+        # what backward needs
+        self.input_shape = None
+        self.train_flg = True
+        self.xc = None
+        self.xn = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+
+    @property
+    def params(self):
+        return {"gamma": self.gamma, "beta": self.beta}
+
+    @property
+    def grads(self):
+        return {"gamma": self.dgamma, "beta": self.dbeta}
+
+    def forward(self, x, train_flg=True):
+        """x: (N, D) or (N, C, H, W) -> same shape and dtype."""
+        D = self.gamma.shape[0]
+        if x.ndim < 2 or math.prod(x.shape[1:]) != D:
+            raise ValueError(
+                f"BatchNormalization: gamma has {D} features, so x must be "
+                f"(N, {D}) or (N, C, H, W) with C*H*W = {D}; got x of shape "
+                f"{tuple(x.shape)}"
+            )
+        self.input_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = (xc ** 2).mean(axis=0)
+            m = self.momentum
+            self.running_mean = m * self.running_mean + (1 - m) * mu
+            self.running_var = m * self.running_var + (1 - m) * var
+        else:
+            xc = x - self.running_mean
+            var = self.running_var
+        std = (var + self.eps) ** 0.5
+        xn = xc / std
+        self.xc, self.xn, self.std = xc, xn, std
+        self.train_flg = train_flg
+        out = self.gamma * xn + self.beta
+        return out.reshape(self.input_shape)
+
+    def backward(self, dout):
+        """dout: the output's shape -> dx, same shape; sets dgamma, dbeta."""
+        dout = dout.reshape(dout.shape[0], -1)
+        n = dout.shape[0]
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = (self.xn * dout).sum(axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        if self.train_flg:
+            # mean and variance depend on x too: chain through both
+            dstd = -((dxn * self.xc) / (self.std * self.std)).sum(axis=0)
+            dvar = 0.5 * dstd / self.std
+            dxc = dxc + (2.0 / n) * self.xc * dvar
+            dmu = dxc.sum(axis=0)
+            dxc = dxc - dmu / n
+        return dxc.reshape(self.input_shape)
+
+
+@reference("Dropout")
+class Dropout:
+    """Inverted dropout: y = x * mask / (1 - ratio) in training, else y = x.
+
+    Each unit is kept with probability 1 - dropout_ratio; kept units are
+    scaled up so that the expected output equals x, and inference needs no
+    rescaling. rng: a NumPy Generator, or None for a fresh one.
+    """
+
+    def __init__(self, dropout_ratio=0.5, rng=None):
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(
+                f"dropout_ratio must be in [0, 1); got {dropout_ratio}"
+            )
+        self.dropout_ratio = dropout_ratio
+        self.rng = np.random.default_rng() if rng is None else rng
+        self.mask = None  # the last training mask, scaled: 0 or 1/(1-ratio)
+
+    def forward(self, x, train_flg=True):
+        """x: any shape -> same shape and dtype."""
+        if not train_flg:
+            return x
+        xp = get_array_module(x)
+        keep = self.rng.random(x.shape) >= self.dropout_ratio
+        scale = 1.0 / (1.0 - self.dropout_ratio)
+        self.mask = xp.asarray(keep).astype(x.dtype) * scale
+        return x * self.mask
+
+    def backward(self, dout):
+        """dx = dout * (the last training mask); dout: the output's shape."""
+        if self.mask is None:  # no training pass yet: the identity
+            return dout * 1
+        return dout * self.mask
+
+
+# ---------------------------------------------------------------- chapter 7
+
+def _check_images(x, name):
+    if x.ndim != 4:
+        raise ValueError(
+            f"{name} wants x of shape (N, C, H, W); got a {x.ndim}-D x of "
+            f"shape {tuple(x.shape)}"
+        )
+
+
+@reference("Convolution")
+class Convolution:
+    """Cross-correlation: y[n, f] = sum_c W[f, c] (*) x[n, c] + b[f].
+
+    W: (FN, C, FH, FW), b: (FN,). x: (N, C, H, W) -> (N, FN, out_h, out_w).
+    Computed as one matrix product of im2col(x) and W's rows.
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        if W.ndim != 4 or b.shape != (W.shape[0],):
+            raise ValueError(
+                f"Convolution wants W of shape (FN, C, FH, FW) and b of shape "
+                f"(FN,); got W {tuple(W.shape)} and b {tuple(b.shape)}"
+            )
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+
+    @property
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    @property
+    def grads(self):
+        return {"W": self.dW, "b": self.db}
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> (N, FN, out_h, out_w), x's dtype."""
+        _check_images(x, "Convolution")
+        FN, C, FH, FW = self.W.shape
+        N, xc, H, W = x.shape
+        if xc != C:
+            raise ValueError(
+                f"Convolution: W of shape {tuple(self.W.shape)} expects "
+                f"{C} input channels; got x of shape {tuple(x.shape)} with "
+                f"{xc} channels"
+            )
+        out_h = conv_output_size(H, FH, self.stride, self.pad)
+        out_w = conv_output_size(W, FW, self.stride, self.pad)
+
+        col = im2col(x, FH, FW, self.stride, self.pad)  # (N*oh*ow, C*FH*FW)
+        col_W = self.W.reshape(FN, -1).T                 # (C*FH*FW, FN)
+        out = col @ col_W + self.b
+        self.x, self.col, self.col_W = x, col, col_W
+        return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        """dout: (N, FN, out_h, out_w) -> dx (N, C, H, W); sets dW, db."""
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = dout.sum(axis=0)
+        self.dW = (self.col.T @ dout).T.reshape(FN, C, FH, FW)
+        dcol = dout @ self.col_W.T
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+@reference("Pooling")
+class Pooling:
+    """Max pooling: each output is the max of its pool_h x pool_w window,
+    per channel. stride defaults to pool_h; padding adds zeros (as im2col).
+
+    x: (N, C, H, W) -> (N, C, out_h, out_w). backward routes each gradient
+    to its window's maximum (the first one, in row-major order, on a tie).
+    """
+
+    def __init__(self, pool_h, pool_w, stride=None, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = pool_h if stride is None else stride
+        self.pad = pad
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> (N, C, out_h, out_w), x's dtype."""
+        _check_images(x, "Pooling")
+        N, C, H, W = x.shape
+        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
+        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
+
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        # columns are (c, ky, kx): one row per (n, out_y, out_x, c) window
+        col = col.reshape(-1, self.pool_h * self.pool_w)
+        self.arg_max = col.argmax(axis=1)  # argmax picks the first maximum
+        out = col.max(axis=1)
+        self.x = x
+        return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        """dout: (N, C, out_h, out_w) -> dx (N, C, H, W)."""
+        xp = get_array_module(dout)
+        pool_size = self.pool_h * self.pool_w
+        dout = dout.transpose(0, 2, 3, 1).ravel()  # windows in im2col order
+        dmax = xp.zeros((dout.size, pool_size), dtype=dout.dtype)
+        dmax[xp.arange(dout.size), self.arg_max] = dout
+        dcol = dmax.reshape(-1, self.x.shape[1] * pool_size)
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w,
+                      self.stride, self.pad)

@@ -1,0 +1,148 @@
+"""A training loop: mini-batches, an optimizer, a progress bar, a history.
+
+::
+
+    trainer = Trainer(net, x_train, t_train, x_test, t_test,
+                      epochs=10, optimizer="adam",
+                      optimizer_param={"lr": 0.01}, rng=np.random.default_rng(0))
+    history = trainer.train()   # {"loss": [...], "train_acc": [...], "test_acc": [...]}
+
+The network needs ``params`` (a dict of arrays), ``gradient(x, t)`` (a
+dict of arrays with the same keys), ``loss(x, t)`` and ``accuracy(x, t)``:
+every net in ``dlcore.nets`` has them.
+"""
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dlcore.backend import get_array_module
+from dlcore.optim import SGD, AdaGrad, Adam, Momentum, RMSprop
+
+__all__ = ["Trainer", "make_optimizer", "OPTIMIZERS"]
+
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+
+def make_optimizer(optimizer="sgd", optimizer_param=None):
+    """An optimizer from a name in OPTIMIZERS (any case) and its keyword
+    arguments, or ``optimizer`` itself when it already has ``update``."""
+    if isinstance(optimizer, str):
+        key = optimizer.lower()
+        if key not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}: choose one of "
+                f"{sorted(OPTIMIZERS)} or pass an optimizer object"
+            )
+        return OPTIMIZERS[key](**(optimizer_param or {}))
+    if not callable(getattr(optimizer, "update", None)):
+        raise TypeError(
+            "optimizer must be a name such as 'adam' or an object with "
+            f"update(params, grads); got {type(optimizer).__name__}"
+        )
+    if optimizer_param:
+        raise ValueError(
+            "optimizer_param applies to an optimizer given by name; "
+            "configure an optimizer object when you create it"
+        )
+    return optimizer
+
+
+class Trainer:
+    """Train ``network`` by mini-batch gradient descent.
+
+    Each epoch visits the training set once, in an order shuffled by
+    ``rng`` (a NumPy Generator, a seed, or None), in
+    ``len(x_train) // mini_batch_size`` mini-batches. After each
+    iteration the mini-batch loss is recorded; after each epoch the
+    accuracy on the training and test sets (on their first
+    ``evaluate_sample_num_per_epoch`` samples, when given).
+    """
+
+    def __init__(self, network, x_train, t_train, x_test, t_test,
+                 epochs=20, mini_batch_size=100, optimizer="sgd",
+                 optimizer_param=None, evaluate_sample_num_per_epoch=None,
+                 progress=True, rng=None):
+        for name, x, t in (("train", x_train, t_train),
+                           ("test", x_test, t_test)):
+            if len(x) != len(t):
+                raise ValueError(
+                    f"x_{name} has {len(x)} samples but t_{name} has "
+                    f"{len(t)} labels: they must match"
+                )
+        if len(x_train) == 0:
+            raise ValueError("x_train is empty")
+        if int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer; got {epochs}")
+        if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
+            raise ValueError(
+                f"mini_batch_size must be a positive integer; got {mini_batch_size}"
+            )
+        self.network = network
+        self.x_train, self.t_train = x_train, t_train
+        self.x_test, self.t_test = x_test, t_test
+        self.epochs = int(epochs)
+        self.batch_size = min(int(mini_batch_size), len(x_train))
+        self.optimizer = make_optimizer(optimizer, optimizer_param)
+        self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
+        self.progress = progress
+        self.rng = np.random.default_rng(rng)
+        self.iter_per_epoch = len(x_train) // self.batch_size
+        self.max_iter = self.epochs * self.iter_per_epoch
+        self.history = {"loss": [], "train_acc": [], "test_acc": []}
+
+    def _batches(self):
+        """Index arrays of one epoch's mini-batches."""
+        order = self.rng.permutation(len(self.x_train))
+        xp = get_array_module(self.x_train)
+        for i in range(self.iter_per_epoch):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield idx if xp is np else xp.asarray(idx)
+
+    def train_step(self, idx):
+        """One update on the mini-batch ``idx``; returns its loss (float)."""
+        x, t = self.x_train[idx], self.t_train[idx]
+        grads = self.network.gradient(x, t)
+        # Nets in dlcore keep the loss of the forward pass behind the
+        # gradient; for others, spend one more forward pass.
+        loss = getattr(self.network, "last_loss", None)
+        if loss is None:
+            loss = self.network.loss(x, t)
+        self.optimizer.update(self.network.params, grads)
+        loss = float(loss)
+        self.history["loss"].append(loss)
+        return loss
+
+    def evaluate(self):
+        """Accuracy on the train and test sets (or their first samples)."""
+        n = self.evaluate_sample_num_per_epoch
+        sets = [(self.x_train, self.t_train), (self.x_test, self.t_test)]
+        if n is not None:
+            sets = [(x[:n], t[:n]) for x, t in sets]
+        return tuple(float(self.network.accuracy(x, t)) for x, t in sets)
+
+    def train(self):
+        """Run all epochs; returns (and keeps) ``history``."""
+        bar = tqdm(total=self.max_iter, disable=not self.progress,
+                   desc="training", unit="it", leave=True)
+        try:
+            for epoch in range(self.epochs):
+                for idx in self._batches():
+                    loss = self.train_step(idx)
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}",
+                                    refresh=False)
+                train_acc, test_acc = self.evaluate()
+                self.history["train_acc"].append(train_acc)
+                self.history["test_acc"].append(test_acc)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}",
+                                train_acc=f"{train_acc:.3f}",
+                                test_acc=f"{test_acc:.3f}")
+        finally:
+            bar.close()
+        return self.history

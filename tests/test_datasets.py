@@ -1,0 +1,285 @@
+"""dlcore.datasets: toy sets, digits, and the MNIST loader (offline)."""
+
+import gzip
+import hashlib
+import socket
+import struct
+
+import numpy as np
+import pytest
+
+from dlcore import datasets
+from dlcore.datasets import (
+    ChecksumError,
+    DatasetError,
+    DownloadError,
+    IDXError,
+    parse_idx,
+)
+
+
+# ---------------------------------------------------------------- toy sets
+
+@pytest.mark.parametrize("name, y", [
+    ("and", [0, 0, 0, 1]),
+    ("nand", [1, 1, 1, 0]),
+    ("or", [0, 1, 1, 1]),
+    ("XOR", [0, 1, 1, 0]),
+])
+def test_logic_gate_truth_tables(name, y):
+    X, yy = datasets.logic_gate(name)
+    assert X.shape == (4, 2) and yy.shape == (4,)
+    np.testing.assert_array_equal(X, [[0, 0], [0, 1], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(yy, y)
+
+
+def test_logic_gate_unknown_name():
+    with pytest.raises(ValueError, match="xnor.*nand"):
+        datasets.logic_gate("xnor")
+
+
+def test_linearly_separable_is_separable_with_margin():
+    X, y = datasets.linearly_separable(200, np.random.default_rng(3))
+    assert X.shape == (200, 2) and y.shape == (200,)
+    assert set(np.unique(y)) == {0, 1}
+    assert np.abs(X).max() <= 1.0
+    from dlcore.perceptron import predict, train_perceptron
+
+    w, b = train_perceptron(X, y, epochs=1000)
+    np.testing.assert_array_equal(predict(X, w, b), y)
+
+
+def test_linearly_separable_is_seeded():
+    a = datasets.linearly_separable(50, np.random.default_rng(7))
+    b = datasets.linearly_separable(50, np.random.default_rng(7))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_spirals_shapes_and_classes():
+    X, t = datasets.spirals(n_per_class=40, n_classes=4, noise=0.1,
+                            rng=np.random.default_rng(0))
+    assert X.shape == (160, 2) and t.shape == (160,)
+    assert t.dtype.kind == "i"
+    np.testing.assert_array_equal(np.bincount(t), [40] * 4)
+    assert np.linalg.norm(X, axis=1).max() <= 1.0 + 1e-12
+
+
+# ---------------------------------------------------------------- digits
+
+def test_digits_shapes_ranges_and_split():
+    (x_train, t_train), (x_test, t_test) = datasets.load_digits()
+    assert x_train.shape == (1347, 64) and x_test.shape == (450, 64)
+    assert t_train.shape == (1347,) and t_test.shape == (450,)
+    assert x_train.dtype == np.float64
+    assert x_train.min() == 0.0 and x_train.max() == 1.0
+    # stratified: every class appears in both splits in similar proportion
+    counts = np.bincount(t_test, minlength=10)
+    assert counts.min() >= 40 and counts.max() <= 50
+    # no image is in both splits by index: sizes add up to the whole set
+    assert len(x_train) + len(x_test) == 1797
+
+
+def test_digits_options():
+    (x_train, t_train), (x_test, t_test) = datasets.load_digits(
+        normalize=False, flatten=False, one_hot=True, test_fraction=0.2,
+        seed=1, dtype=np.float32)
+    assert x_train.shape[1:] == (1, 8, 8) and x_train.dtype == np.float32
+    assert x_train.max() == 16.0
+    assert t_train.shape == (len(x_train), 10) and t_train.dtype == np.float32
+    np.testing.assert_array_equal(t_train.sum(axis=1), 1.0)
+    assert len(x_test) == 360
+
+
+def test_digits_split_is_fixed_by_seed():
+    a = datasets.load_digits(seed=5)
+    b = datasets.load_digits(seed=5)
+    c = datasets.load_digits(seed=6)
+    np.testing.assert_array_equal(a[1][0], b[1][0])
+    assert not np.array_equal(a[1][0], c[1][0])
+
+
+# ---------------------------------------------------------------- IDX files
+
+def idx_bytes(array, type_code=0x08):
+    """The IDX encoding of ``array`` (big-endian)."""
+    dtype = {0x08: ">u1", 0x0C: ">i4", 0x0D: ">f4"}[type_code]
+    header = bytes([0, 0, type_code, array.ndim])
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.asarray(array, dtype=dtype).tobytes()
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("type_code, dtype", [(0x08, np.uint8),
+                                              (0x0C, np.int32),
+                                              (0x0D, np.float32)])
+def test_parse_idx_roundtrip(tmp_path, compress, type_code, dtype):
+    a = (np.arange(2 * 3 * 4).reshape(2, 3, 4) * 7 % 251).astype(dtype)
+    data = idx_bytes(a, type_code)
+    path = tmp_path / "a.idx"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    b = parse_idx(path)
+    assert b.shape == (2, 3, 4)
+    assert b.dtype == np.dtype(dtype)  # native byte order
+    np.testing.assert_array_equal(b, a)
+
+
+def test_parse_idx_truncated_names_the_file(tmp_path):
+    a = np.arange(60, dtype=np.uint8).reshape(3, 4, 5)
+    path = tmp_path / "short-idx3-ubyte"
+    path.write_bytes(idx_bytes(a)[:-7])
+    with pytest.raises(IDXError, match="short-idx3-ubyte.*truncated"):
+        parse_idx(path)
+
+
+def test_parse_idx_truncated_gzip_names_the_file(tmp_path):
+    a = np.arange(600, dtype=np.uint8).reshape(6, 10, 10)
+    path = tmp_path / "cut.gz"
+    path.write_bytes(gzip.compress(idx_bytes(a))[:-20])
+    with pytest.raises(IDXError, match="cut.gz"):
+        parse_idx(path)
+
+
+def test_parse_idx_bad_magic(tmp_path):
+    path = tmp_path / "not-idx"
+    path.write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x05")
+    with pytest.raises(IDXError, match="not-idx.*magic"):
+        parse_idx(path)
+
+
+# ---------------------------------------------------------------- MNIST
+
+def closed_port_url():
+    """An http URL on localhost where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """A file:// mirror with tiny MNIST-shaped IDX .gz files, their digests
+    in the loader's table, and the built-in mirrors pointed at nowhere."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    arrays = {
+        "train_images": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, 12, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
+    digests = {}
+    for key, name in datasets.MNIST_FILES.items():
+        data = gzip.compress(idx_bytes(arrays[key]))
+        (folder / name).write_bytes(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    monkeypatch.setattr(datasets, "MNIST_SHA256", digests)
+    # no external network in tests: the built-in list is a dead local path
+    monkeypatch.setattr(datasets, "MNIST_MIRRORS",
+                        [(tmp_path / "nowhere").as_uri() + "/"])
+    monkeypatch.delenv("DLCORE_DATA_DIR", raising=False)
+    return folder.as_uri() + "/", arrays
+
+
+def test_the_real_digests_are_pinned():
+    assert datasets.MNIST_SHA256["train-images-idx3-ubyte.gz"].startswith(
+        "440fcabf73cc546fa21475e81ea3702")
+    assert len(datasets.MNIST_SHA256) == 4
+    assert all(len(d) == 64 for d in datasets.MNIST_SHA256.values())
+
+
+def test_load_mnist_downloads_verifies_and_caches(tmp_path, mirror):
+    url, arrays = mirror
+    cache = tmp_path / "cache"
+    (x_train, t_train), (x_test, t_test) = datasets.load_mnist(
+        data_dir=cache, mirrors=[closed_port_url(), url])
+    assert x_train.shape == (12, 784) and x_train.dtype == np.float32
+    assert x_test.shape == (5, 784)
+    np.testing.assert_allclose(x_train * 255, arrays["train_images"].reshape(12, -1),
+                               atol=1e-4)
+    np.testing.assert_array_equal(t_test, arrays["test_labels"])
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(
+        datasets.MNIST_FILES.values())
+    # cached: a second call needs no mirror at all
+    (x2, t2), _ = datasets.load_mnist(data_dir=cache, download=False,
+                                      normalize=False, flatten=False,
+                                      one_hot_label=True)
+    assert x2.shape == (12, 1, 28, 28) and x2.dtype == np.uint8
+    assert t2.shape == (12, 10)
+    np.testing.assert_array_equal(t2.argmax(axis=1), arrays["train_labels"])
+
+
+def test_load_mnist_uses_the_env_data_dir(tmp_path, mirror, monkeypatch):
+    url, _ = mirror
+    monkeypatch.setenv("DLCORE_DATA_DIR", str(tmp_path / "env"))
+    datasets.load_mnist(mirrors=[url])
+    assert (tmp_path / "env" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+
+
+def test_load_mnist_offline_lists_mirrors_and_says_where(tmp_path, mirror):
+    dead = closed_port_url()
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as info:
+        datasets.load_mnist(data_dir=cache, mirrors=[dead])
+    msg = str(info.value)
+    assert dead + "train-images-idx3-ubyte.gz" in msg
+    assert "nowhere/train-images-idx3-ubyte.gz" in msg  # the built-in list
+    assert str(cache / "mnist" / "train-images-idx3-ubyte.gz") in msg
+    assert "by hand" in msg
+    assert not list((cache / "mnist").glob("*.part"))
+
+
+def test_load_mnist_without_download(tmp_path, mirror):
+    with pytest.raises(DatasetError, match="download=False"):
+        datasets.load_mnist(data_dir=tmp_path / "empty", download=False)
+
+
+def test_load_mnist_checksum_mismatch_in_cache(tmp_path, mirror):
+    url, _ = mirror
+    cache = tmp_path / "cache"
+    datasets.load_mnist(data_dir=cache, mirrors=[url])
+    bad = cache / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07"))
+    actual = hashlib.sha256(bad.read_bytes()).hexdigest()
+    expected = datasets.MNIST_SHA256[bad.name]
+    with pytest.raises(ChecksumError) as info:
+        datasets.load_mnist(data_dir=cache, mirrors=[url])
+    msg = str(info.value)
+    assert str(bad) in msg and expected in msg and actual in msg
+    assert "delete" in msg
+
+
+def test_load_mnist_skips_a_mirror_with_wrong_bytes(tmp_path, mirror):
+    url, _ = mirror
+    liar = tmp_path / "liar"
+    liar.mkdir()
+    for name in datasets.MNIST_FILES.values():
+        (liar / name).write_bytes(b"not the file")
+    cache = tmp_path / "cache"
+    (x, _), _ = datasets.load_mnist(data_dir=cache,
+                                    mirrors=[liar.as_uri() + "/", url])
+    assert x.shape == (12, 784)
+
+
+def test_load_mnist_checksums_argument(tmp_path, mirror):
+    url, _ = mirror
+    wrong = {name: "0" * 64 for name in datasets.MNIST_FILES.values()}
+    with pytest.raises(DownloadError, match="wrong SHA-256"):
+        datasets.load_mnist(data_dir=tmp_path / "c", mirrors=[url],
+                            checksums=wrong)
+
+
+def test_load_mnist_truncated_cached_file_names_it(tmp_path, mirror):
+    url, _ = mirror
+    cache = tmp_path / "cache"
+    datasets.load_mnist(data_dir=cache, mirrors=[url])
+    path = cache / "mnist" / "train-images-idx3-ubyte.gz"
+    cut = path.read_bytes()[:-30]
+    path.write_bytes(cut)
+    # the digest table now says the cut file is "right": parsing must catch it
+    datasets.MNIST_SHA256[path.name] = hashlib.sha256(cut).hexdigest()
+    with pytest.raises(IDXError, match="train-images-idx3-ubyte.gz"):
+        datasets.load_mnist(data_dir=cache, mirrors=[url])
+

@@ -1,0 +1,193 @@
+"""dlcore.trainer.Trainer on a small softmax-regression network."""
+
+import numpy as np
+import pytest
+
+from dlcore import optim
+from dlcore.trainer import OPTIMIZERS, Trainer, make_optimizer
+
+
+class SoftmaxRegression:
+    """x (N, D) @ W + b, softmax cross-entropy; written out here so these
+    tests depend on the trainer alone."""
+
+    def __init__(self, D, K):
+        self.params = {"W": np.zeros((D, K)), "b": np.zeros(K)}
+        self.calls = {"gradient": 0, "loss": 0}
+
+    def predict(self, x):
+        return x @ self.params["W"] + self.params["b"]
+
+    def _probs(self, x):
+        s = self.predict(x)
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss(self, x, t):
+        self.calls["loss"] += 1
+        p = self._probs(x)
+        return -np.log(p[np.arange(len(t)), t] + 1e-7).mean()
+
+    def accuracy(self, x, t):
+        return float((self.predict(x).argmax(axis=1) == t).mean())
+
+    def gradient(self, x, t):
+        self.calls["gradient"] += 1
+        d = self._probs(x)
+        d[np.arange(len(t)), t] -= 1
+        d /= len(t)
+        return {"W": x.T @ d, "b": d.sum(axis=0)}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three Gaussian blobs in 2-D: 240 train and 60 test points."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]])
+    t = np.repeat(np.arange(3), 100)
+    x = centres[t] + 0.6 * rng.standard_normal((300, 2))
+    order = rng.permutation(300)
+    x, t = x[order], t[order]
+    return x[:240], t[:240], x[240:], t[240:]
+
+
+def make(blobs, **kwargs):
+    kwargs.setdefault("progress", False)
+    kwargs.setdefault("rng", np.random.default_rng(1))
+    return Trainer(SoftmaxRegression(2, 3), *blobs, **kwargs)
+
+
+def test_history_lengths(blobs):
+    trainer = make(blobs, epochs=3, mini_batch_size=50)
+    history = trainer.train()
+    assert history is trainer.history
+    assert trainer.iter_per_epoch == 4  # 240 // 50
+    assert len(history["loss"]) == 12
+    assert len(history["train_acc"]) == 3 and len(history["test_acc"]) == 3
+    assert all(isinstance(v, float) for v in history["loss"])
+    assert trainer.network.calls["gradient"] == 12
+
+
+def test_loss_decreases_and_accuracy_rises(blobs):
+    history = make(blobs, epochs=10, mini_batch_size=20,
+                   optimizer_param={"lr": 0.5}).train()
+    loss = history["loss"]
+    assert np.mean(loss[-12:]) < 0.5 * np.mean(loss[:12])
+    assert history["test_acc"][-1] >= 0.9
+    assert history["train_acc"][-1] > history["train_acc"][0] - 1e-12
+
+
+def test_progress_false_prints_nothing(blobs, capsys):
+    make(blobs, epochs=2, progress=False).train()
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_progress_true_draws_a_bar(blobs, capsys):
+    make(blobs, epochs=2, progress=True).train()
+    out, err = capsys.readouterr()
+    assert "training" in out + err and "it" in out + err
+
+
+def test_seeded_runs_are_reproducible(blobs):
+    a = make(blobs, epochs=2, mini_batch_size=16,
+             rng=np.random.default_rng(5)).train()
+    b = make(blobs, epochs=2, mini_batch_size=16,
+             rng=np.random.default_rng(5)).train()
+    c = make(blobs, epochs=2, mini_batch_size=16,
+             rng=np.random.default_rng(6)).train()
+    assert a == b
+    assert a["loss"] != c["loss"]
+
+
+def test_each_epoch_visits_every_sample_once(blobs):
+    seen = []
+
+    class Recording(SoftmaxRegression):
+        def gradient(self, x, t):
+            seen.append(x.copy())
+            return super().gradient(x, t)
+
+    trainer = Trainer(Recording(2, 3), *blobs, epochs=1, mini_batch_size=40,
+                      progress=False, rng=np.random.default_rng(0))
+    trainer.train()
+    rows = np.concatenate(seen)
+    assert rows.shape == blobs[0].shape
+    np.testing.assert_array_equal(np.unique(rows, axis=0),
+                                  np.unique(blobs[0], axis=0))
+
+
+def test_evaluate_sample_num_per_epoch(blobs):
+    calls = []
+
+    class Counting(SoftmaxRegression):
+        def accuracy(self, x, t):
+            calls.append(len(x))
+            return super().accuracy(x, t)
+
+    Trainer(Counting(2, 3), *blobs, epochs=2, progress=False,
+            evaluate_sample_num_per_epoch=25).train()
+    assert calls == [25, 25, 25, 25]
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("sgd", optim.SGD), ("momentum", optim.Momentum),
+    ("AdaGrad", optim.AdaGrad), ("rmsprop", optim.RMSprop),
+    ("adam", optim.Adam),
+])
+def test_optimizer_names(blobs, name, cls):
+    trainer = make(blobs, optimizer=name, optimizer_param={"lr": 0.05},
+                   epochs=3, mini_batch_size=30)
+    assert type(trainer.optimizer) is cls
+    history = trainer.train()
+    assert history["test_acc"][-1] >= 0.85, (name, history["test_acc"])
+
+
+def test_optimizer_instance(blobs):
+    opt = optim.Momentum(lr=0.1)
+    assert make(blobs, optimizer=opt).optimizer is opt
+    with pytest.raises(ValueError, match="optimizer_param"):
+        make(blobs, optimizer=opt, optimizer_param={"lr": 1.0})
+
+
+def test_unknown_optimizer_name(blobs):
+    with pytest.raises(ValueError, match="'adamw'.*adagrad.*adam.*sgd"):
+        make(blobs, optimizer="adamw")
+    with pytest.raises(TypeError, match="update"):
+        make_optimizer(42)
+    assert set(OPTIMIZERS) == {"sgd", "momentum", "adagrad", "rmsprop", "adam"}
+
+
+def test_mismatched_lengths(blobs):
+    x_train, t_train, x_test, t_test = blobs
+    with pytest.raises(ValueError, match="x_train has 240.*t_train has 239"):
+        Trainer(SoftmaxRegression(2, 3), x_train, t_train[:-1], x_test, t_test)
+    with pytest.raises(ValueError, match="x_test has 60.*t_test has 59"):
+        Trainer(SoftmaxRegression(2, 3), x_train, t_train, x_test, t_test[1:])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs"), ({"mini_batch_size": 0}, "mini_batch_size"),
+])
+def test_bad_sizes(blobs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make(blobs, **kwargs)
+
+
+def test_batch_larger_than_data_set(blobs):
+    trainer = make(blobs, epochs=2, mini_batch_size=1000)
+    assert trainer.iter_per_epoch == 1
+    assert len(trainer.train()["loss"]) == 2
+
+
+def test_uses_the_nets_last_loss_when_present(blobs):
+    """dlcore's nets keep the loss of their gradient pass: no second pass."""
+
+    class KeepsLoss(SoftmaxRegression):
+        def gradient(self, x, t):
+            self.last_loss = self.loss(x, t)
+            return super().gradient(x, t)
+
+    net = KeepsLoss(2, 3)
+    Trainer(net, *blobs, epochs=1, mini_batch_size=60, progress=False).train()
+    assert net.calls["loss"] == 4  # one per iteration, not two
