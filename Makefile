@@ -29,7 +29,7 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed-test
 
 book: $(VENV)/.installed-book
-	$(BIN)/jupyter-book build . --builder html
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 
 test: $(VENV)/.installed-test
