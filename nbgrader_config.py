@@ -6,9 +6,15 @@ assignment id is the chapter folder's name (e.g. ch01_perceptrons).
 """
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,
+                                    ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput,
+                                    OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
 
 from coursekit.feedback import SanitizeHiddenTests
+from coursekit.preprocessors import EnforcePolicy, GradingExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when loading)
 
@@ -35,6 +41,32 @@ c.Execute.interrupt_on_timeout = True
 # puts it back from the gradebook (edited test cells are always restored
 # from the gradebook by checksum).
 c.OverwriteCells.add_missing_cells = True
+
+# The answer-cell policy (coursekit/policy.py, the learner guide): after
+# the test cells are restored and before anything runs, a learner cell
+# that breaks it is replaced by its reasons and a stub that fails the
+# item's tests; reports go to policy_reports/<chapter>/.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    EnforcePolicy,
+    CheckCellMetadata,
+]
+# nbgrader's list with Execute replaced by GradingExecute: its kernel
+# imports dlcore.grading (capturing NumPy's functions) and locks numpy,
+# builtins and dlcore against rebinding before the first cell, and shows
+# warnings on stdout (nbgrader fails a cell on any stderr output).
+c.Autograde.autograde_preprocessors = [
+    GradingExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 # Feedback shows each failed hidden test's name, points and message,
 # never its source or traceback.

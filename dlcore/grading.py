@@ -18,9 +18,12 @@ Expected values are computed outside ``graded`` (or written down), never
 by calling the forbidden reference inside the block.
 """
 
+import builtins
 import contextlib
 import signal
+import sys
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -41,7 +44,14 @@ __all__ = [
     "check_gradient",
     "assert_perceptron_fits",
     "substitute",
+    "lock_modules",
+    "grading_kernel_setup",
 ]
+
+# The NumPy functions the comparisons use, captured when this module is
+# imported (the grading kernel imports it before any learner cell runs):
+# a learner who later rebinds ``np.isclose`` cannot change a verdict.
+_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like']})
 
 
 # ---------------------------------------------------------------- calling
@@ -103,7 +113,7 @@ def _describe(args, kwargs):
 
 
 def _short(value):
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _np.ndarray):
         return f"<array {value.shape} {value.dtype}>"
     text = repr(value)
     return text if len(text) <= 30 else text[:27] + "..."
@@ -112,9 +122,11 @@ def _short(value):
 def call(fn, *args, item=None, seconds=None, **kwargs):
     """Call learner code ``fn(*args, **kwargs)`` the way a grader should.
 
-    - Warnings are captured, not printed: nbgrader scores any output on
-      stderr as a failure, and a correct answer must not lose points to
-      a warning.
+    - Warnings don't cost points: they are caught during the call, then
+      handed to an enclosing ``warnings.catch_warnings(record=True)`` if
+      a test records them (an item whose contract forbids a warning),
+      else printed to stdout, so the learner sees them and nbgrader
+      (which fails a cell on any stderr output) does not count them.
     - An exception from the learner's code becomes an AssertionError that
       says which call raised what (a DelegationError passes unchanged:
       its message already says why).
@@ -122,24 +134,128 @@ def call(fn, *args, item=None, seconds=None, **kwargs):
     """
     name = item or getattr(fn, "__name__", "your function")
     what = f"{name}({_describe(args, kwargs)})"
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        with time_limit(seconds, what):
-            try:
-                return fn(*args, **kwargs)
-            except (DelegationError, AssertionError):
-                raise
-            except Exception as err:
-                raise AssertionError(
-                    f"{what} raised {type(err).__name__}: {err}"
-                ) from None
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with time_limit(seconds, what):
+                try:
+                    return fn(*args, **kwargs)
+                except (DelegationError, AssertionError):
+                    raise
+                except Exception as err:
+                    raise AssertionError(
+                        f"{what} raised {type(err).__name__}: {err}"
+                    ) from None
+    finally:
+        _pass_on(seen, what)
+
+
+_ORIGINAL_SHOWWARNMSG = getattr(warnings, "_showwarnmsg_impl", None)
+
+
+def _recording():
+    """True inside an enclosing ``catch_warnings(record=True)``."""
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    return impl is not None and impl is not _ORIGINAL_SHOWWARNMSG
+
+
+def _pass_on(seen, what):
+    for w in seen:
+        if _recording():
+            warnings.warn_explicit(w.message, w.category, w.filename,
+                                   w.lineno)
+        else:
+            print(f"{w.category.__name__} while running {what}: "
+                  f"{w.message} (shown for you; warnings cost no points)")
+
+
+def _show_on_stdout(message, category, filename, lineno, file=None,
+                    line=None):
+    print(f"{category.__name__}: {message} (a warning, shown for you; "
+          f"it costs no points)")
+
+
+# ------------------------------------------------------ the grading kernel
+
+
+class _LockedModule(types.ModuleType):
+    """A module whose existing attributes can't be rebound or deleted."""
+
+    def __setattr__(self, name, value):
+        d = types.ModuleType.__getattribute__(self, "__dict__")
+        if name in d and d[name] is not value and name in _locked_names(
+                self):
+            raise AttributeError(
+                f"{self.__name__}.{name} can't be replaced while a "
+                f"notebook is graded (the grading policy forbids "
+                f"changing modules the tests use)")
+        types.ModuleType.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if name in _locked_names(self):
+            raise AttributeError(
+                f"{self.__name__}.{name} can't be deleted while a "
+                f"notebook is graded")
+        types.ModuleType.__delattr__(self, name)
+
+
+_LOCKED = {}
+# names IPython and ipykernel themselves rebind in builtins on every cell
+_IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "help",
+                     "input", "raw_input", "getpass", "copyright",
+                     "credits", "license"}
+
+
+def _locked_names(module):
+    return _LOCKED.get(id(module), ())
+
+
+LOCKED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg",
+                  "numpy.random", "math", "warnings", "dlcore")
+
+
+def lock_modules(names=LOCKED_MODULES):
+    """Make the attributes that ``names`` (and dlcore's modules) hold now
+    impossible to rebind or delete through ``module.attr = ...``.
+
+    Called by the grading kernel before any learner cell runs; new
+    attributes (a submodule imported later) can still be added.
+    """
+    import importlib
+
+    mods = [importlib.import_module(n) for n in names]
+    mods += [m for k, m in list(sys.modules.items())
+             if k.startswith("dlcore.") and m is not None]
+    for mod in mods:
+        if type(mod) is not types.ModuleType:
+            continue  # already locked, or a module of a custom class
+        keep = set(vars(mod))
+        if mod is builtins:
+            keep = {k for k in keep if not k.startswith("_")}
+            keep -= _IPYTHON_BUILTINS
+        if mod is warnings:
+            keep = {"warn", "warn_explicit", "catch_warnings",
+                    "simplefilter", "filterwarnings"}
+        _LOCKED[id(mod)] = frozenset(keep)
+        mod.__class__ = _LockedModule
+    return [m.__name__ for m in mods]
+
+
+def grading_kernel_setup():
+    """What the grading kernel runs before the notebook's first cell.
+
+    Imports this module (capturing NumPy's functions), locks the modules
+    the tests use (:func:`lock_modules`) and prints warnings on stdout.
+    """
+    warnings.showwarning = _show_on_stdout
+    return lock_modules()
 
 
 # ------------------------------------------------------------- comparing
 
 
 def _shape(x):
-    return tuple(np.shape(x))
+    return tuple(_np.shape(x))
 
 
 def assert_shape(actual, shape, name="the result", context=""):
@@ -154,11 +270,11 @@ def assert_shape(actual, shape, name="the result", context=""):
 
 def assert_dtype(actual, dtype, name="the result", context=""):
     """Fail unless ``actual``'s dtype is ``dtype`` (float32 in, float32 out)."""
-    got = np.asarray(actual).dtype
-    if got != np.dtype(dtype):
+    got = _np.asarray(actual).dtype
+    if got != _np.dtype(dtype):
         extra = f"; {context}" if context else ""
         raise AssertionError(
-            f"{name} has dtype {got}, expected {np.dtype(dtype)}{extra}"
+            f"{name} has dtype {got}, expected {_np.dtype(dtype)}{extra}"
         )
 
 
@@ -169,19 +285,19 @@ def assert_close(actual, expected, name="the result", context="",
     A value mismatch reports how many entries are off and the worst one:
     its index, the value returned and how far it is from the expected one.
     """
-    expected = np.asarray(expected)
+    expected = _np.asarray(expected)
     if actual is None:
         raise AssertionError(f"{name} is None: did you forget to return?")
     assert_shape(actual, expected.shape, name, context)
     if dtype is not None:
         assert_dtype(actual, dtype, name, context)
-    got = np.asarray(actual, dtype=np.float64)
-    want = expected.astype(np.float64)
-    bad = ~np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=False)
+    got = _np.asarray(actual, dtype=_np.float64)
+    want = expected.astype(_np.float64)
+    bad = ~_np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=False)
     if bad.any():
-        err = np.where(bad, np.abs(got - want), -np.inf)
-        err = np.where(np.isnan(err), np.inf, err)
-        worst = np.unravel_index(np.argmax(err), got.shape)
+        err = _np.where(bad, _np.abs(got - want), -_np.inf)
+        err = _np.where(_np.isnan(err), _np.inf, err)
+        worst = _np.unravel_index(_np.argmax(err), got.shape)
         where = f"at index {tuple(int(i) for i in worst)}" if got.ndim else ""
         extra = f" ({context})" if context else ""
         raise AssertionError(
@@ -197,12 +313,12 @@ def assert_int01(value, name):
     NumPy integer scalars count as ints; ``True``/``np.True_`` and ``1.0``
     do not.
     """
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, _np.bool_)):
         raise AssertionError(
             f"{name} returned {value!r}, a boolean; return the int "
             f"{int(value)} instead (e.g. wrap the comparison in int(...))"
         )
-    if not isinstance(value, (int, np.integer)):
+    if not isinstance(value, (int, _np.integer)):
         raise AssertionError(
             f"{name} returned {value!r} of type {type(value).__name__}; "
             f"the contract asks for the int 0 or 1"
@@ -213,7 +329,7 @@ def assert_int01(value, name):
 
 def assert_unchanged(before, after, name):
     """Fail if an input array was modified in place by the learner's code."""
-    if not np.array_equal(before, after):
+    if not _np.array_equal(before, after):
         raise AssertionError(
             f"your code changed its input {name} in place; work on a copy "
             f"(inputs are never modified unless the contract says so)"
@@ -229,9 +345,9 @@ def numerical_gradient64(f, x, h=1e-4):
     ``x`` (any shape) is copied to float64 and perturbed one entry at a
     time; ``f`` receives that copy. Returns an array shaped like ``x``.
     """
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
+    x = _np.array(x, dtype=_np.float64)
+    grad = _np.zeros_like(x)
+    it = _np.nditer(x, flags=["multi_index"])
     for _ in it:
         i = it.multi_index
         saved = x[i]
@@ -272,22 +388,22 @@ def assert_perceptron_fits(w, b, X, y, data="the data"):
     A point misclassified exactly on the line ``w . x + b = 0`` gets a
     hint about ``>`` versus ``>=``.
     """
-    X = np.asarray(X)
+    X = _np.asarray(X)
     D = X.shape[1]
-    if np.ndim(w) == 2 and 1 in np.shape(w):
+    if _np.ndim(w) == 2 and 1 in _np.shape(w):
         raise AssertionError(
-            f"w has shape {np.shape(w)}; return a 1-D w of shape ({D},), "
+            f"w has shape {_np.shape(w)}; return a 1-D w of shape ({D},), "
             f"one weight per column of X (e.g. w.ravel() or np.zeros(D))"
         )
     assert_shape(w, (D,), "w", f"X has {D} columns, one weight each")
-    if np.size(b) != 1:
+    if _np.size(b) != 1:
         raise AssertionError(
-            f"b has shape {np.shape(b)}; the bias is a single number"
+            f"b has shape {_np.shape(b)}; the bias is a single number"
         )
-    b = float(np.asarray(b, dtype=np.float64).reshape(-1)[0])
-    scores = X @ np.asarray(w, dtype=np.float64) + b
+    b = float(_np.asarray(b, dtype=_np.float64).reshape(-1)[0])
+    scores = X @ _np.asarray(w, dtype=_np.float64) + b
     pred = (scores > 0).astype(int)
-    wrong = np.flatnonzero(pred != np.asarray(y))
+    wrong = _np.flatnonzero(pred != _np.asarray(y))
     if wrong.size:
         msg = (
             f"on {data} ({len(X)} points, linearly separable), your "

@@ -265,7 +265,8 @@ class Dropout:
 
     Each unit is kept with probability 1 - dropout_ratio; kept units are
     scaled up so that the expected output equals x, and inference needs no
-    rescaling. rng: a NumPy Generator, or None for a fresh one.
+    rescaling. rng: a NumPy Generator, or None for a fresh one. On a GPU
+    the masks are drawn there, by a generator seeded once from rng.
     """
 
     def __init__(self, dropout_ratio=0.5, rng=None):
@@ -275,16 +276,16 @@ class Dropout:
             )
         self.dropout_ratio = dropout_ratio
         self.rng = np.random.default_rng() if rng is None else rng
+        self._device_rng = None  # drawn from rng on first use on a GPU
         self.mask = None  # the last training mask, scaled: 0 or 1/(1-ratio)
 
     def forward(self, x, train_flg=True):
         """x: any shape -> same shape and dtype."""
         if not train_flg:
             return x
-        xp = get_array_module(x)
-        keep = self.rng.random(x.shape) >= self.dropout_ratio
+        keep = self._uniform(x) >= self.dropout_ratio
         scale = 1.0 / (1.0 - self.dropout_ratio)
-        self.mask = xp.asarray(keep).astype(x.dtype) * scale
+        self.mask = keep.astype(x.dtype) * scale
         return x * self.mask
 
     def backward(self, dout):
@@ -292,6 +293,17 @@ class Dropout:
         if self.mask is None:  # no training pass yet: the identity
             return dout * 1
         return dout * self.mask
+
+    def _uniform(self, x):
+        """U[0, 1) samples of x's shape, in x's memory (host or GPU)."""
+        xp = get_array_module(x)
+        if xp is np:
+            return self.rng.random(x.shape)
+        # Drawing on the device avoids a host-to-device copy every step.
+        if self._device_rng is None:
+            seed = int(self.rng.integers(2**63))
+            self._device_rng = xp.random.default_rng(seed)
+        return self._device_rng.random(x.shape)
 
 
 # ---------------------------------------------------------------- chapter 7

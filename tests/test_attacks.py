@@ -1,0 +1,140 @@
+"""Attacks on grading, through nbgrader's real autograde (issue 8).
+
+A temporary course (the course's nbgrader_config.py, chapter 1) grades a
+class of learners who try to take points they did not earn. Each row is
+an attack and its asserted score (ch01: 16 points; each gate 2, of which
+1 hidden; train_perceptron 8):
+
+| learner     | attack                                                   | score |
+|-------------|----------------------------------------------------------|-------|
+| ref         | none: the reference solution                             | 16    |
+| transformer | and_gate cell registers an IPython input transformer     | 12    |
+|             | (would turn every later cell into `pass`); or_gate wrong |       |
+| patcher     | or_gate cell, correct, also sets `np.allclose = ...`     | 14    |
+| custom_exc  | nand_gate cell calls `set_custom_exc` / overrides        | 14    |
+|             | `showtraceback` to hide failures                         |       |
+| evader      | and_gate returns bools and its cell rebinds `np.bool_`   | 15    |
+|             | through an alias the syntax check can't follow: the      |       |
+|             | locked module refuses at run time                        |       |
+| warner      | correct gates that emit a RuntimeWarning on every call   | 16    |
+| reader      | train_perceptron cell reads files with `open` / `os`     | 8     |
+
+The policy cases score zero for the item, the feedback names line and
+reason, and the instructor's report lists them; no attack changes the
+reference learner's score.
+"""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from coursekit import notebooks as nbk
+from coursekit.release import write_course_config
+from tests.test_autograde_e2e import ROOT, _answer, nbgrader
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+
+CHAPTER = "ch01_perceptrons"
+
+TRANSFORMER = (
+    "get_ipython().input_transformers_cleanup.append(\n"
+    "    lambda lines: ['pass\\n'])\n")
+EXPECTED = {"ref": 16, "transformer": 12, "patcher": 14, "custom_exc": 14,
+            "evader": 15, "warner": 16, "reader": 8}
+POLICY_HITS = {"transformer": "and_gate", "patcher": "or_gate",
+               "custom_exc": "nand_gate", "reader": "train_perceptron"}
+
+
+def submissions(released, source):
+    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
+
+    def filled(**override):
+        import nbformat
+        nb = nbformat.reads(nbformat.writes(released), as_version=4)
+        for item, cell in nbk.answer_cells(nb).items():
+            cell.source = override.get(item, answers[item])
+        return nb
+
+    warn = ("\n    np.exp(np.float32(1000.0))  # overflows: a RuntimeWarning"
+            "\n    return int(")
+    return {
+        "ref": filled(),
+        "transformer": filled(
+            and_gate=answers["and_gate"] + "\n" + TRANSFORMER,
+            or_gate="def or_gate(x1, x2):\n    return 0"),
+        "patcher": filled(or_gate=answers["or_gate"] + (
+            "\nnp.allclose = lambda *a, **k: True\n")),
+        "custom_exc": filled(nand_gate=answers["nand_gate"] + (
+            "\nip = get_ipython()\n"
+            "ip.set_custom_exc((Exception,), lambda *a, **k: None)\n"
+            "ip.showtraceback = lambda *a, **k: None\n")),
+        "evader": filled(and_gate=(
+            "import numpy as np\nimport dlcore.perceptron as P\n\n"
+            "def and_gate(x1, x2):\n    return x1 == 1 and x2 == 1\n\n"
+            "alias = P.np\nalias.bool_ = str  # assert_int01 would pass\n")),
+        "warner": filled(**{
+            g: answers[g].replace("\n    return int(", warn)
+            for g in ("and_gate", "nand_gate", "or_gate")}),
+        "reader": filled(train_perceptron=answers["train_perceptron"] + (
+            "\nimport os\nsecret = open('gradebook.db', 'rb').read()\n")),
+    }
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    course = tmp_path_factory.mktemp("attacks")
+    write_course_config(course, ROOT, extra=(
+        "c.Execute.timeout = 10\nc.ExecutePreprocessor.timeout = 10\n"))
+    shutil.copytree(ROOT / "solutions" / CHAPTER,
+                    course / "solutions" / CHAPTER)
+    nbgrader(course, "generate_assignment", CHAPTER, "--force")
+    released = nbk.read(course / "release" / CHAPTER / "exercises.ipynb")
+    source = nbk.read(course / "solutions" / CHAPTER / "exercises.ipynb")
+    import nbformat
+    for learner, nb in submissions(released, source).items():
+        d = course / "submitted" / learner / CHAPTER
+        d.mkdir(parents=True)
+        nbformat.write(nb, str(d / "exercises.ipynb"))
+    auto = nbgrader(course, "autograde", CHAPTER, "--force",
+                    "--create", check=False)
+    nbgrader(course, "generate_feedback", CHAPTER, "--force", check=False)
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    return {"dir": course, "log": auto.stderr}
+
+
+def test_every_attack_gets_its_asserted_score(graded_class):
+    rows = csv.DictReader(open(graded_class["dir"] / "grades.csv"))
+    scores = {r["student_id"]: float(r["score"]) for r in rows}
+    assert scores == {k: float(v) for k, v in EXPECTED.items()}, (
+        graded_class["log"][-3000:])
+
+
+def test_policy_violations_are_reported_to_instructor_and_learner(
+        graded_class):
+    course = graded_class["dir"]
+    reports = {p.name.split("__")[0]: json.loads(p.read_text()) for p in
+               (course / "policy_reports" / CHAPTER).glob("*.json")}
+    assert set(reports) == set(POLICY_HITS)
+    for learner, item in POLICY_HITS.items():
+        found = reports[learner]["violations"]
+        assert list(found) == [item]
+        assert all(v["line"] > 0 for v in found[item])
+        assert f"policy: {learner}" in graded_class["log"]
+        page = (course / "feedback" / learner / CHAPTER /
+                "exercises.html").read_text()
+        assert "breaks the grading policy" in page
+        assert f"line {found[item][0]['line']}" in page
+
+
+def test_runtime_lock_and_visible_warnings(graded_class):
+    auto = graded_class["dir"] / "autograded"
+    evader = nbk.read(auto / "evader" / CHAPTER / "exercises.ipynb")
+    cell = nbk.answer_cells(evader)["and_gate"]
+    text = str(cell.outputs)
+    assert "can't be replaced while a notebook is graded" in text
+    warner = nbk.read(auto / "warner" / CHAPTER / "exercises.ipynb")
+    shown = "".join(o.get("text", "") for c in nbk.test_cells(warner)
+                    for o in c.outputs)
+    assert "RuntimeWarning" in shown and "cost no points" in shown

@@ -1,0 +1,351 @@
+"""The built book, as a reader sees it: headless Chromium, network blocked.
+
+Every page of the table of contents is opened from a local HTTP server
+over ``_build/html`` (built first if missing or older than its sources).
+Each page must load without console errors, with every image loaded and
+every formula typeset by the bundled MathJax; no page may show solution
+code or hidden tests; the search page must find "backpropagation".
+Screenshots of the landing page and one page per chapter go to
+``artifacts/screenshots/``.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` packages and the
+``selenium`` package (the ``test`` extra); without them the tests are
+skipped. Chromium is never downloaded.
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from coursekit.leaks import all_secrets, find_leaks
+
+ROOT = Path(__file__).resolve().parent.parent
+# BOOK_HTML: test a book built elsewhere, as it is (no build)
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+SHOTS = ROOT / "artifacts" / "screenshots"
+INSTALL = ("install it with: apt-get install -y chromium chromium-driver "
+           "(and pip install -e '.[test]' for selenium)")
+
+pytestmark = pytest.mark.book
+
+
+# ---------------------------------------------------------------- pages
+
+def toc_pages():
+    """The book's pages in table-of-contents order: root first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return pages
+
+
+PAGES = toc_pages()
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+
+def screenshot_pages():
+    """The landing page and each chapter's first lesson (else its index)."""
+    chosen = {PAGES[0]: "intro"}
+    for chapter in sorted({p.split("/")[1] for p in CHAPTER_PAGES}):
+        pages = [p for p in CHAPTER_PAGES if p.split("/")[1] == chapter]
+        lessons = [p for p in pages
+                   if not p.endswith(("/index", "/exercises"))]
+        chosen[(lessons or pages)[0]] = chapter
+    return chosen
+
+
+SCREENSHOTS = screenshot_pages()
+
+
+# ---------------------------------------------------------------- the build
+
+SOURCE_SUFFIXES = {".md", ".ipynb", ".yml", ".bib", ".svg", ".png"}
+SOURCE_DIRS = ["chapters", "guides", "reference", "images"]
+
+
+def _newest(paths):
+    return max((p.stat().st_mtime for p in paths), default=0.0)
+
+
+def book_is_stale():
+    """True when _build/html is missing or older than a source file."""
+    if not (HTML / "index.html").exists():
+        return True
+    sources = [ROOT / n for n in ("_config.yml", "_toc.yml", "intro.md",
+                                  "references.bib")]
+    for d in SOURCE_DIRS:
+        sources += [p for p in (ROOT / d).rglob("*")
+                    if p.suffix in SOURCE_SUFFIXES
+                    and ".ipynb_checkpoints" not in p.parts]
+    built = _newest(p for p in HTML.rglob("*.html"))
+    return _newest(p for p in sources if p.exists()) > built
+
+
+@pytest.fixture(scope="session")
+def book():
+    """``_build/html``, built with jupyter-book when missing or stale."""
+    if "BOOK_HTML" not in os.environ and book_is_stale():
+        jb = Path(sys.executable).parent / "jupyter-book"
+        cmd = [str(jb) if jb.exists() else "jupyter-book", "build", ".",
+               "--builder", "html"]
+        env = dict(os.environ)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=1800)
+        assert run.returncode == 0, (
+            f"jupyter-book build failed:\n{run.stdout[-3000:]}"
+            f"\n{run.stderr[-3000:]}")
+    return HTML
+
+
+@pytest.fixture(scope="session")
+def server(book):
+    """The base URL of an HTTP server on localhost serving the book."""
+    handler = functools.partial(_QuietHandler, directory=str(book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+# ---------------------------------------------------------------- browser
+
+def _chromium_paths():
+    browser = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Headless Chromium that can reach localhost and nothing else."""
+    chromium, chromedriver = _chromium_paths()
+    if not chromium or not chromedriver:
+        pytest.skip(f"Chromium or chromedriver not found; {INSTALL}")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip(f"selenium is not installed; {INSTALL}")
+    os.environ.setdefault("SE_OFFLINE", "true")  # no Selenium Manager fetch
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in [
+        "--headless=new",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        # the network: names resolve to nothing, and anything that is not
+        # loopback goes to a proxy on a closed port
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, "
+        "EXCLUDE 127.0.0.1",
+        "--proxy-server=http://127.0.0.1:9",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+    ]:
+        options.add_argument(flag)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        options.add_argument("--no-sandbox")  # Chromium refuses root else
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+
+    driver = webdriver.Chrome(options=options,
+                              service=Service(executable_path=chromedriver))
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+# JavaScript run in the page ------------------------------------------------
+
+# Resolves when every image has loaded or failed (lazy ones made eager),
+# then reports the ones without pixels.
+BROKEN_IMAGES = """
+const done = arguments[arguments.length - 1];
+const imgs = Array.from(document.images);
+imgs.forEach(i => { i.loading = "eager"; });
+Promise.all(imgs.map(i => i.decode().catch(() => null))).then(() => {
+  done(imgs.filter(i => !i.complete || i.naturalWidth === 0)
+           .map(i => i.getAttribute("src")));
+});
+"""
+
+# Resolves when MathJax has typeset the page (or at once if no MathJax).
+MATH_DONE = """
+const done = arguments[arguments.length - 1];
+const mj = window.MathJax;
+if (!mj || !mj.startup || !mj.startup.promise) { done(mj ? "loading" : "none"); }
+else { mj.startup.promise.then(() => done("typeset"), e => done(String(e))); }
+"""
+
+# The formulas of the page: how many, and how many MathJax left untouched.
+MATH_STATE = """
+const math = Array.from(document.querySelectorAll(".math"));
+const body = document.body.cloneNode(true);
+body.querySelectorAll("pre, code, script, style").forEach(e => e.remove());
+return {
+  formulas: math.length,
+  untypeset: math.filter(e => !e.querySelector("mjx-container"))
+                 .map(e => e.textContent.slice(0, 80)),
+  containers: document.querySelectorAll("mjx-container").length,
+  rawDollars: body.textContent.includes("$$"),
+};
+"""
+
+
+def _wait(driver, condition, timeout=30):
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def open_page(driver, url):
+    """Load ``url``; return the console entries that it logged."""
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(url)
+    _wait(driver, lambda d: d.execute_script(
+        "return document.readyState") == "complete")
+    state = "loading"
+    for _ in range(50):  # MathJax's startup object appears after load
+        state = driver.execute_async_script(MATH_DONE)
+        if state != "loading":
+            break
+        time.sleep(0.1)
+    return state, driver.get_log("browser")
+
+
+# ---------------------------------------------------------------- tests
+
+def test_network_is_blocked(browser, server):
+    """The browser reaches the book and nothing beyond localhost."""
+    browser.get(f"{server}/intro.html")
+    outcome = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch("https://example.com/", {mode: "no-cors"})
+          .then(() => done("reached"), () => done("blocked"));
+    """)
+    browser.get_log("browser")
+    assert outcome == "blocked", "the test browser can reach the internet"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(browser, server, page):
+    """No console error, every image loaded, every formula typeset."""
+    state, log = open_page(browser, f"{server}/{page}.html")
+    problems = []
+    if "404" in browser.title:
+        problems.append(f"not found: {browser.title}")
+    problems += [f"console: {e['message']}" for e in log
+                 if e["level"] == "SEVERE"]
+    problems += [f"image not loaded: {src}"
+                 for src in browser.execute_async_script(BROKEN_IMAGES)]
+    math = browser.execute_script(MATH_STATE)
+    if math["formulas"] and state != "typeset":
+        problems.append(f"MathJax did not run ({state})")
+    if math["containers"] < math["formulas"]:
+        problems.append(f"{math['formulas']} formulas but only "
+                        f"{math['containers']} typeset")
+    problems += [f"formula left as TeX: {t}" for t in math["untypeset"][:3]]
+    if math["rawDollars"]:
+        problems.append("raw $$ in the text")
+
+    if page in SCREENSHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{SCREENSHOTS[page]}.png"
+        assert browser.save_screenshot(str(path)), path
+    assert not problems, f"{page}:\n" + "\n".join(problems)
+
+
+def test_landing_page_has_the_course_map(browser, server):
+    """The map is a numbered figure, and its image has real pixels."""
+    open_page(browser, f"{server}/intro.html")
+    fig = browser.execute_script("""
+        const f = document.getElementById("course-map");
+        if (!f) return null;
+        const img = f.querySelector("img");
+        return {number: f.querySelector(".caption-number").textContent,
+                width: img.naturalWidth,
+                shown: img.getBoundingClientRect().width};
+    """)
+    assert fig is not None, "no figure with the id course-map"
+    assert fig["number"].strip().startswith("Fig. 1"), fig
+    assert fig["width"] > 0 and fig["shown"] > 400, fig
+
+
+def test_lesson_page_has_launch_and_download_buttons(browser, server):
+    """Binder, Colab, JupyterHub and .ipynb download on a lesson page."""
+    lesson = next(p for p in CHAPTER_PAGES
+                  if not p.endswith(("/index", "/exercises")))
+    open_page(browser, f"{server}/{lesson}.html")
+    links = browser.execute_script("""
+        return Array.from(document.querySelectorAll(
+            ".article-header-buttons a"))
+          .map(a => a.getAttribute("href") || "");
+    """)
+    for host in ("mybinder.org", "colab.research.google.com",
+                 "/hub/user-redirect/git-pull"):
+        assert any(host in href and lesson in href for href in links), (
+            f"no {host} button for {lesson}: {links}")
+    assert any(href.endswith(f"{lesson}.ipynb") and "_sources" in href
+               for href in links), f"no .ipynb download button: {links}"
+
+
+def test_search_finds_backpropagation(browser, server):
+    browser.get(f"{server}/search.html?q=backpropagation")
+    results = _wait(browser, lambda d: d.execute_script("""
+        const items = document.querySelectorAll("#search-results li");
+        const msg = document.querySelector("#search-results p");
+        if (items.length) return Array.from(items, li =>
+            li.querySelector("a").getAttribute("href"));
+        return msg && /did not match/.test(msg.textContent) ? [] : false;
+    """))
+    assert results, "the search page found nothing for backpropagation"
+    assert any("ch05_backprop" in href for href in results), results
+
+
+@pytest.fixture(scope="session")
+def secrets():
+    found = all_secrets(ROOT / "solutions")
+    assert found, "no solution or hidden-test lines under solutions/"
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_shows_no_solution(browser, server, secrets, page):
+    """No nbgrader marker (except the guides, which document them) and no
+    line of a source notebook's solution or hidden tests, in all the text
+    of the page, hidden or shown."""
+    open_page(browser, f"{server}/{page}.html")
+    text = browser.execute_script(
+        "return document.documentElement.textContent")
+    leaks = find_leaks(text, secrets, markers=not page.startswith("guides/"))
+    assert not leaks, f"{page} shows solution or hidden-test text: {leaks}"
