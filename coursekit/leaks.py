@@ -14,14 +14,32 @@ from coursekit.notebooks import HIDDEN, MARKERS, SOLUTION, read, regions
 MIN_LENGTH = 12  # shorter lines (`else:`, `return w, b`) say nothing
 
 
+# Loop headers over a literal range carry no answer.
+_BOILERPLATE = re.compile(r"for \w+ in range\(\d+\):")
+
+
 def _trivial(line):
     s = line.strip()
     return (
         len(s) < MIN_LENGTH
+        or _BOILERPLATE.fullmatch(s) is not None
         or s.startswith("#")
         or s.startswith(("import ", "from "))
         or s in ('"""', "'''")
     )
+
+
+def _split(source_nb, kinds):
+    """(lines inside secret regions, lines outside them), stripped."""
+    inside_all, outside = set(), set()
+    for cell in source_nb.cells:
+        inside = set()
+        if cell.cell_type == "code":
+            for begin, end in kinds:
+                inside |= {l.strip() for l in regions(cell.source, begin, end)}
+        inside_all |= inside
+        outside |= {l.strip() for l in cell.source.splitlines()} - inside
+    return inside_all, outside
 
 
 def secret_lines(source_nb, kinds=(SOLUTION, HIDDEN)):
@@ -30,15 +48,13 @@ def secret_lines(source_nb, kinds=(SOLUTION, HIDDEN)):
     Lines that the source also shows outside those regions (a visible
     test's ``with graded("relu"):``) are public, so not secrets.
     """
-    secrets, public = set(), set()
-    for cell in source_nb.cells:
-        inside = set()
-        if cell.cell_type == "code":
-            for begin, end in kinds:
-                inside |= {l.strip() for l in regions(cell.source, begin, end)}
-        secrets |= {l for l in inside if not _trivial(l)}
-        public |= {l.strip() for l in cell.source.splitlines()} - inside
-    return secrets - public
+    inside, public = _split(source_nb, kinds)
+    return {l for l in inside if not _trivial(l)} - public
+
+
+def public_lines(source_nb, kinds=(SOLUTION, HIDDEN)):
+    """The lines a source notebook shows outside its secret regions."""
+    return _split(source_nb, kinds)[1]
 
 
 def all_secrets(solutions_dir, kinds=(SOLUTION, HIDDEN)):
@@ -47,10 +63,14 @@ def all_secrets(solutions_dir, kinds=(SOLUTION, HIDDEN)):
     ``kinds=(HIDDEN,)``: hidden tests only (for feedback, which shows the
     learner's own solution code).
     """
-    secrets = set()
+    secrets, public = set(), set()
     for path in sorted(Path(solutions_dir).glob("*/*.ipynb")):
-        secrets |= secret_lines(read(path), kinds)
-    return secrets
+        nb = read(path)
+        secrets |= secret_lines(nb, kinds)
+        public |= public_lines(nb, kinds)
+    # A line one chapter shows in the open (a visible test's boilerplate)
+    # reveals nothing when another chapter's hidden test repeats it.
+    return secrets - public
 
 
 def find_leaks(text, secrets, markers=True):
