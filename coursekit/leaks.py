@@ -69,7 +69,12 @@ def all_secrets(solutions_dir, kinds=(SOLUTION, HIDDEN)):
         secrets |= secret_lines(nb, kinds)
         public |= public_lines(nb, kinds)
     # A line one chapter shows in the open (a visible test's boilerplate)
-    # reveals nothing when another chapter's hidden test repeats it.
+    # reveals nothing when another chapter's hidden test repeats it; nor
+    # does a line of the grading helpers, which tracebacks of visible
+    # tests show and every learner has.
+    import dlcore.grading
+
+    public |= {l.strip() for l in Path(dlcore.grading.__file__).read_text().splitlines()}
     return secrets - public
 
 
