@@ -61,8 +61,8 @@ EDGES = [
     (6, 8, "optimizers under loss scaling", 0.4),
 ]
 
-DX, DY = 4.0, 3.3          # distance between box centres
-BOX_W, BOX_H = 2.65, 1.6  # box size, data units
+DX, DY = 4.5, 3.4          # distance between box centres
+BOX_W, BOX_H = 2.95, 1.75  # box size, data units
 COLOURS = {1: "#dbe9f6", 0: "#fbe5d6"}  # by row: foundations, networks
 
 
@@ -86,9 +86,13 @@ def label_position(a, b, arc):
 
 def draw():
     """The course map as a matplotlib Figure."""
-    fig, ax = plt.subplots(figsize=(10.0, 5.4))
-    ax.set_xlim(-BOX_W / 2 - 0.1, 3 * DX + BOX_W / 2 + 0.1)
-    ax.set_ylim(-DX * 0.4 - 0.35, DY + BOX_H / 2 + 0.1)
+    x0, x1 = -BOX_W / 2 - 0.1, 3 * DX + BOX_W / 2 + 0.1
+    y0, y1 = -DX * 0.4 - 0.35, DY + BOX_H / 2 + 0.1
+    width = 8.0  # inches; the axes fill the figure, one scale for x and y
+    fig = plt.figure(figsize=(width, width * (y1 - y0) / (x1 - x0)))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -102,10 +106,10 @@ def draw():
         ax.add_patch(box)
         boxes[ch] = box
         ax.text(cx, cy + BOX_H / 2 - 0.12, f"{ch}. {title}", ha="center",
-                va="top", fontsize=8, fontweight="bold", zorder=3,
+                va="top", fontsize=9, fontweight="bold", zorder=3,
                 linespacing=1.15)
         ax.text(cx, cy - BOX_H / 2 + 0.12, items, ha="center",
-                va="bottom", fontsize=6.5, family="monospace",
+                va="bottom", fontsize=7.5, family="monospace",
                 color="#333333", zorder=3, linespacing=1.15)
 
     for a, b, label, arc in EDGES:
@@ -115,7 +119,7 @@ def draw():
             lw=1.3, color="#555555", connectionstyle=f"arc3,rad={arc}",
             shrinkA=2, shrinkB=2, zorder=1))
         ax.text(*label_position(a, b, arc), label, ha="center",
-                va="center", fontsize=7, color="#222222", zorder=4,
+                va="center", fontsize=8, color="#222222", zorder=4,
                 linespacing=1.1,
                 bbox=dict(boxstyle="round,pad=0.15", fc="white",
                           ec="none", alpha=0.9))

@@ -14,11 +14,11 @@ import textwrap
 import pytest
 
 from coursekit.notebooks import read
+from coursekit.policy import check_source
 from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH05 = ROOT / "solutions" / "ch05_backprop" / "exercises.ipynb"
-pytestmark = pytest.mark.grading
 
 
 def _src(text):
@@ -704,6 +704,14 @@ def test_correct_answers_of_any_style_pass(ch05, name):
     results = run_inprocess(ch05, CORRECT[name])
     failed = {k: m for k, (ok, m) in results.items() if not ok}
     assert not failed, failed
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_answers_pass_the_answer_cell_policy(name):
+    # autograde replaces a cell that breaks the policy: a correct answer
+    # must not lose its points that way
+    for item, source in CORRECT[name].items():
+        assert not check_source(source), (item, check_source(source))
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
