@@ -7,12 +7,13 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv book test test-gpu bench-gpu release clean
+.PHONY: help venv book test test-gpu bench bench-gpu release clean
 
 help:
 	@echo "make book      build the HTML book into _build/html"
 	@echo "make test      run the whole test suite"
 	@echo "make test-gpu  run the GPU tests (needs CuPy and a CUDA GPU)"
+	@echo "make bench     time dlcore (against PyTorch with the bench extra)"
 	@echo "make bench-gpu time NumPy against CuPy (CPU figures only without a GPU)"
 	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
 	@echo "make clean     remove the built book and caches (keeps .venv)"
@@ -38,6 +39,11 @@ test: $(VENV)/.installed-test
 
 test-gpu: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m gpu
+
+# PyTorch is optional: without the bench extra the figures are dlcore's.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 bench-gpu: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/gpu_bench.py

@@ -51,18 +51,73 @@ class EnforcePolicy(NbGraderPreprocessor):
         return nb, resources
 
 
+from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
+from traitlets import Bool, Integer  # noqa: E402
+
+from coursekit import sandbox  # noqa: E402
 
 # Run by the grading kernel before the notebook's first cell.
 KERNEL_SETUP = "import dlcore.grading as _g; _g.grading_kernel_setup(); del _g"
 
 
+class SandboxUnavailable(RuntimeError):
+    """Grading was asked for where no sandbox can be built."""
+
+
 class GradingExecute(Execute):
     """nbgrader's Execute, whose kernel first runs :data:`KERNEL_SETUP`:
     dlcore.grading captures NumPy's functions and locks the modules the
-    tests use before any learner code runs, and warnings go to stdout."""
+    tests use before any learner code runs, and warnings go to stdout.
+
+    The kernel runs in the sandbox of :mod:`coursekit.sandbox`; where
+    none can be built, grading refuses unless ``sandbox`` is False."""
+
+    sandbox = Bool(
+        True, help="Run learner kernels under bubblewrap; refuse to grade "
+                   "where that is impossible. False: grade unsandboxed."
+    ).tag(config=True)
+    memory_limit_mb = Integer(
+        3072, help="Address-space limit of a sandboxed kernel (MiB)"
+    ).tag(config=True)
+    cpu_time_limit = Integer(
+        600, help="CPU-time limit of a sandboxed kernel, whole notebook (s)"
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_arguments = list(self.extra_arguments) + [
             f"--IPKernelApp.exec_lines={KERNEL_SETUP}"]
+        if self.sandbox:
+            self.kernel_manager_class = sandbox.SandboxedKernelManager
+
+    def preprocess(self, nb, resources, km=None):
+        if self.sandbox:
+            problem = sandbox.sandbox_problem()
+            if problem:
+                raise SandboxUnavailable(
+                    f"refusing to grade without a sandbox: {problem}. "
+                    "Install bubblewrap, or pass --no-sandbox-i-know "
+                    "(python -m coursekit grade) / "
+                    "--GradingExecute.sandbox=False (nbgrader) to grade "
+                    "with learner code able to read solutions and the "
+                    "gradebook.")
+            self._data_files = self._course_files(resources)
+        return super().preprocess(nb, resources, km=km)
+
+    def _course_files(self, resources):
+        assignment = resources.get("nbgrader", {}).get("assignment")
+        if not assignment:
+            return []
+        coursedir = CourseDirectory(config=self.config)
+        src = coursedir.format_path(coursedir.source_directory, ".",
+                                    assignment)
+        return sandbox.course_data_files(src, coursedir.ignore)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if isinstance(km, sandbox.SandboxedKernelManager):
+            km.data_files = list(getattr(self, "_data_files", []))
+            km.memory_limit_mb = self.memory_limit_mb
+            km.cpu_time_limit = self.cpu_time_limit
+        return km

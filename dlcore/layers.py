@@ -17,7 +17,8 @@ import math
 import numpy as np
 
 from dlcore.backend import get_array_module
-from dlcore.conv import col2im, conv_output_size, im2col
+from dlcore.conv import (col2im, col2im_t, conv_output_size, im2col,
+                         im2col_t)
 from dlcore.functions import cross_entropy_error, sigmoid, softmax
 from dlcore.guard import reference
 
@@ -321,8 +322,12 @@ class Convolution:
     """Cross-correlation: y[n, f] = sum_c W[f, c] (*) x[n, c] + b[f].
 
     W: (FN, C, FH, FW), b: (FN,). x: (N, C, H, W) -> (N, FN, out_h, out_w).
-    Computed as one matrix product of im2col(x) and W's rows.
+    Computed as one matrix product of W's rows and the unrolled windows.
+    ``fast = False`` (per layer or class) runs the book's im2col version;
+    the default runs the same maths on im2col_t's channel-major layout.
     """
+
+    fast = True
 
     def __init__(self, W, b, stride=1, pad=0):
         if W.ndim != 4 or b.shape != (W.shape[0],):
@@ -361,21 +366,44 @@ class Convolution:
             )
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(W, FW, self.stride, self.pad)
+        self.x = x
+        if self.fast:
+            return self._forward_t(x, out_h, out_w)
 
         col = im2col(x, FH, FW, self.stride, self.pad)  # (N*oh*ow, C*FH*FW)
         col_W = self.W.reshape(FN, -1).T                 # (C*FH*FW, FN)
         out = col @ col_W + self.b
-        self.x, self.col, self.col_W = x, col, col_W
+        self.col, self.col_W = col, col_W
         return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
 
     def backward(self, dout):
         """dout: (N, FN, out_h, out_w) -> dx (N, C, H, W); sets dW, db."""
+        if self.fast:
+            return self._backward_t(dout)
         FN, C, FH, FW = self.W.shape
         dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
         self.db = dout.sum(axis=0)
         self.dW = (self.col.T @ dout).T.reshape(FN, C, FH, FW)
         dcol = dout @ self.col_W.T
         return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+    # The fast path: the same products, transposed (col_t = col.T).
+    def _forward_t(self, x, out_h, out_w):
+        FN, C, FH, FW = self.W.shape
+        col_t = im2col_t(x, FH, FW, self.stride, self.pad)  # (CK, N*oh*ow)
+        out = self.W.reshape(FN, -1) @ col_t                 # (FN, N*oh*ow)
+        out += self.b.reshape(FN, 1)
+        self.col, self.col_W = col_t, None
+        out = out.reshape(FN, x.shape[0], out_h, out_w)
+        return out.transpose(1, 0, 2, 3)
+
+    def _backward_t(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(1, 0, 2, 3).reshape(FN, -1)   # (FN, N*oh*ow)
+        self.db = dout.sum(axis=1)
+        self.dW = (dout @ self.col.T).reshape(FN, C, FH, FW)
+        dcol_t = self.W.reshape(FN, -1).T @ dout             # (CK, N*oh*ow)
+        return col2im_t(dcol_t, self.x.shape, FH, FW, self.stride, self.pad)
 
 
 @reference("Pooling")
@@ -385,7 +413,11 @@ class Pooling:
 
     x: (N, C, H, W) -> (N, C, out_h, out_w). backward routes each gradient
     to its window's maximum (the first one, in row-major order, on a tie).
+    ``fast = False`` runs the book's im2col + argmax version; the default
+    takes the max over the window's strided slices with np.maximum.
     """
+
+    fast = True
 
     def __init__(self, pool_h, pool_w, stride=None, pad=0):
         self.pool_h = pool_h
@@ -394,6 +426,7 @@ class Pooling:
         self.pad = pad
         self.x = None
         self.arg_max = None
+        self.out = None
 
     def forward(self, x):
         """x: (N, C, H, W) -> (N, C, out_h, out_w), x's dtype."""
@@ -401,17 +434,21 @@ class Pooling:
         N, C, H, W = x.shape
         out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
         out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
+        self.x = x
+        if self.fast:
+            return self._forward_slices(x, out_h, out_w)
 
         col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
         # columns are (c, ky, kx): one row per (n, out_y, out_x, c) window
         col = col.reshape(-1, self.pool_h * self.pool_w)
         self.arg_max = col.argmax(axis=1)  # argmax picks the first maximum
         out = col.max(axis=1)
-        self.x = x
         return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
 
     def backward(self, dout):
         """dout: (N, C, out_h, out_w) -> dx (N, C, H, W)."""
+        if self.fast:
+            return self._backward_slices(dout)
         xp = get_array_module(dout)
         pool_size = self.pool_h * self.pool_w
         dout = dout.transpose(0, 2, 3, 1).ravel()  # windows in im2col order
@@ -420,3 +457,44 @@ class Pooling:
         dcol = dmax.reshape(-1, self.x.shape[1] * pool_size)
         return col2im(dcol, self.x.shape, self.pool_h, self.pool_w,
                       self.stride, self.pad)
+
+    # The fast path: one strided slice per window offset (ky, kx).
+    def _slices(self, out_h, out_w):
+        s = self.stride
+        for ky in range(self.pool_h):
+            for kx in range(self.pool_w):  # row-major: first max wins
+                yield (slice(None), slice(None),
+                       slice(ky, ky + s * out_h, s),
+                       slice(kx, kx + s * out_w, s))
+
+    def _padded(self, x):
+        if not self.pad:
+            return x
+        xp = get_array_module(x)
+        p = self.pad
+        return xp.pad(x, [(0, 0), (0, 0), (p, p), (p, p)])
+
+    def _forward_slices(self, x, out_h, out_w):
+        xp = get_array_module(x)
+        img = self._padded(x)
+        windows = list(self._slices(out_h, out_w))
+        out = xp.copy(img[windows[0]])
+        for window in windows[1:]:
+            xp.maximum(out, img[window], out=out)
+        self.out = out
+        return out
+
+    def _backward_slices(self, dout):
+        xp = get_array_module(dout)
+        img = self._padded(self.x)
+        out_h, out_w = self.out.shape[2:]
+        dx = xp.zeros(img.shape, dtype=dout.dtype)
+        todo = None  # windows whose maximum is not routed yet
+        for window in self._slices(out_h, out_w):
+            hit = img[window] == self.out
+            if todo is not None:
+                hit &= todo
+            todo = ~hit if todo is None else todo & ~hit
+            dx[window] += dout * hit
+        p = self.pad
+        return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p]

@@ -1,0 +1,295 @@
+"""``make bench``: dlcore's speed on this CPU, against PyTorch if installed.
+
+Prints (never asserts) GEMM rates, Convolution and Pooling forward+backward
+times, a SimpleConvNet epoch on digits, im2col's peak memory and the time
+nbgrader takes to autograde one notebook; ``--book`` adds the book's cold
+and warm build. NumPy and PyTorch run in alternating blocks with a pause
+between (their thread pools would steal each other's cores otherwise);
+every ratio is taken within this one run.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dlcore import conv, layers, nets  # noqa: E402
+from dlcore.datasets import load_digits  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+SHAPES = [(100, 1, 16, 28), (64, 16, 32, 14), (32, 3, 64, 32)]  # N,C,FN,H
+PAUSE = 0.3
+
+
+def block(fn, repeat):
+    """Seconds per call: the best of a block of ``repeat`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def alternate(fns, rounds=3, repeat=5):
+    """{name: median over rounds of each block's best}, blocks alternating."""
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(block(fn, repeat))
+            time.sleep(PAUSE)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def header():
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"{platform.processor() or platform.platform()}")
+    print(f"numpy {np.__version__}", end="")
+    try:
+        from threadpoolctl import threadpool_info
+        pools = [f"{p['internal_api']} {p['num_threads']} threads"
+                 for p in threadpool_info()]
+        print(f" ({', '.join(pools)})", end="")
+    except ImportError:
+        pass
+    print()
+    if torch is None:
+        print("PyTorch: not installed (pip install -e '.[bench]'); "
+              "dlcore's figures alone")
+    else:
+        print(f"torch {torch.__version__}: {torch.get_num_threads()} threads")
+
+
+def gemm():
+    print("\n== GEMM 1024x1024 (the limit of an im2col convolution)")
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        a = rng.standard_normal((1024, 1024)).astype(dtype)
+        t = block(lambda: a @ a, 5)
+        print(f"{dtype}: {2 * 1024**3 / t / 1e9:7.1f} GFLOP/s")
+
+
+def conv_case(N, C, FN, H, dtype, rng):
+    x = rng.standard_normal((N, C, H, H)).astype(dtype)
+    W = (rng.standard_normal((FN, C, 3, 3)) * 0.1).astype(dtype)
+    b = np.zeros(FN, dtype=dtype)
+    fast, book = layers.Convolution(W, b, 1, 1), layers.Convolution(W, b, 1, 1)
+    book.fast = False
+    dy = rng.standard_normal((N, FN, H, H)).astype(dtype)
+    px = rng.standard_normal((N, FN, H, H)).astype(dtype)
+    pfast, pbook = layers.Pooling(2, 2, 2), layers.Pooling(2, 2, 2)
+    pbook.fast = False
+    pdy = rng.standard_normal((N, FN, H // 2, H // 2)).astype(dtype)
+
+    def run(layer, x, dy):
+        def f():
+            layer.forward(x)
+            layer.backward(dy)
+        return f
+    conv_fns = {"dlcore": run(fast, x, dy), "book": run(book, x, dy)}
+    pool_fns = {"dlcore": run(pfast, px, pdy), "book": run(pbook, px, pdy)}
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        Wt = torch.tensor(W, requires_grad=True)
+        bt = torch.tensor(b, requires_grad=True)
+        dyt, pxt = torch.tensor(dy), torch.tensor(px, requires_grad=True)
+        pdyt = torch.tensor(pdy)
+
+        def tconv():
+            F.conv2d(xt, Wt, bt, padding=1).backward(dyt)
+
+        def tpool():
+            F.max_pool2d(pxt, 2, 2).backward(pdyt)
+        conv_fns["torch"], pool_fns["torch"] = tconv, tpool
+    return alternate(conv_fns), alternate(pool_fns)
+
+
+def conv_and_pool():
+    print("\n== Convolution 3x3 pad 1 and Pooling 2x2 (on the conv output), "
+          "forward+backward")
+    print("   GFLOP/s counts 3 products (forward, dW, dx) of "
+          "2*N*FN*H*W*C*9 each")
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        for N, C, FN, H in SHAPES:
+            flops = 3 * 2 * N * FN * H * H * C * 9
+            tc, tp = conv_case(N, C, FN, H, dtype, rng)
+            line = f"{dtype} N={N:3d} {C:2d}->{FN:2d} {H}x{H}  conv: "
+            line += "  ".join(f"{k} {v * 1e3:6.2f} ms {flops / v / 1e9:5.1f} "
+                              f"GFLOP/s" for k, v in tc.items())
+            print(line)
+            ratios = f"   conv dlcore/book {tc['dlcore'] / tc['book']:.2f}"
+            if "torch" in tc:
+                ratios += f", dlcore/torch {tc['dlcore'] / tc['torch']:.2f}"
+            pool = "  ".join(f"{k} {v * 1e3:6.2f} ms" for k, v in tp.items())
+            ratios += f" | pool: {pool}, dlcore/book " \
+                      f"{tp['dlcore'] / tp['book']:.2f}"
+            if "torch" in tp:
+                ratios += f", dlcore/torch {tp['dlcore'] / tp['torch']:.2f}"
+            print(ratios)
+
+
+def torch_convnet(net):
+    """The same SimpleConvNet in PyTorch, from net's current weights."""
+    p = net.params
+    W1 = torch.nn.Parameter(torch.tensor(p["W1"]))
+    b1 = torch.nn.Parameter(torch.tensor(p["b1"]))
+    lin2, lin3 = (torch.nn.Linear(*p[f"W{i}"].shape) for i in (2, 3))
+    with torch.no_grad():
+        for lin, i in ((lin2, 2), (lin3, 3)):
+            lin.weight.copy_(torch.tensor(p[f"W{i}"].T))
+            lin.bias.copy_(torch.tensor(p[f"b{i}"]))
+
+    def forward(x):
+        h = F.max_pool2d(F.relu(F.conv2d(x, W1, b1, padding=1)), 2, 2)
+        return lin3(F.relu(lin2(h.flatten(1))))
+    return forward, [W1, b1, *lin2.parameters(), *lin3.parameters()]
+
+
+def convnet(epochs=3, batch=100, lr=0.1):
+    print(f"\n== SimpleConvNet on digits (16 filters 3x3 pad 1, hidden 100), "
+          f"SGD lr={lr}, batch {batch}, float32, seconds per epoch")
+    (xtr, ttr), (xte, tte) = load_digits(flatten=False, dtype=np.float32)
+    net = nets.SimpleConvNet(
+        (1, 8, 8), {"filter_num": 16, "filter_size": 3, "pad": 1},
+        hidden_size=100, weight_init_std="he", rng=0, dtype=np.float32)
+    if torch is not None:
+        tforward, tparams = torch_convnet(net)
+        topt = torch.optim.SGD(tparams, lr=lr)
+        xtr_t, ttr_t = torch.tensor(xtr), torch.tensor(ttr)
+    order = np.random.default_rng(1).permutation
+    res = {"dlcore": [], "torch": []}
+    for epoch in range(epochs):
+        idx = order(len(xtr))
+        t = time.perf_counter()
+        for i in range(0, len(xtr), batch):
+            j = idx[i:i + batch]
+            grads = net.gradient(xtr[j], ttr[j])
+            for k in net.params:
+                net.params[k] -= np.float32(lr) * grads[k]
+        res["dlcore"].append(time.perf_counter() - t)
+        time.sleep(PAUSE)
+        if torch is not None:
+            t = time.perf_counter()
+            for i in range(0, len(xtr), batch):
+                j = torch.tensor(idx[i:i + batch])
+                loss = F.cross_entropy(tforward(xtr_t[j]), ttr_t[j])
+                topt.zero_grad()
+                loss.backward()
+                topt.step()
+            res["torch"].append(time.perf_counter() - t)
+            time.sleep(PAUSE)
+    acc = net.accuracy(xte, tte)
+    dtype = net.params["W1"].dtype
+    line = f"dlcore {statistics.median(res['dlcore']):.3f} s/epoch, " \
+           f"test accuracy {acc:.3f} (params {dtype})"
+    if torch is not None:
+        with torch.no_grad():
+            pred = tforward(torch.tensor(xte)).argmax(1).numpy()
+        tacc = float((pred == tte).mean())
+        ratio = statistics.median(res["dlcore"]) / statistics.median(
+            res["torch"])
+        line += f"; torch {statistics.median(res['torch']):.3f} s/epoch, " \
+                f"test accuracy {tacc:.3f}; dlcore/torch {ratio:.2f}"
+    print(line)
+
+
+def im2col_memory():
+    print("\n== im2col peak memory per shape (tracemalloc, float32)")
+    rng = np.random.default_rng(0)
+    for N, C, FN, H in SHAPES:
+        x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+        peaks = []
+        for fn in (conv.im2col, conv.im2col_t):
+            tracemalloc.start()
+            col = fn(x, 3, 3, 1, 1)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        print(f"N={N:3d} C={C:2d} {H}x{H}: input {x.nbytes / 2**20:5.1f} MiB"
+              f", col {col.nbytes / 2**20:5.1f} MiB, peak im2col "
+              f"{peaks[0] / 2**20:5.1f} MiB, im2col_t {peaks[1] / 2**20:5.1f}"
+              f" MiB")
+
+
+def autograde(chapter="ch01_perceptrons"):
+    print(f"\n== nbgrader autograde of the reference {chapter} notebook")
+    from coursekit.release import nbgrader_env, write_course_config
+    env = nbgrader_env()
+
+    def nbgrader(course, *args):
+        cmd = [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"]
+        subprocess.run(cmd, cwd=course, env=env, check=True,
+                       capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="bench-course-") as course:
+        write_course_config(course, ROOT)
+        shutil.copytree(ROOT / "solutions" / chapter,
+                        Path(course, "solutions", chapter))
+        nbgrader(course, "generate_assignment", chapter, "--force")
+        sub = Path(course, "submitted", "ref", chapter)
+        sub.mkdir(parents=True)
+        for nb in Path(course, "solutions", chapter).glob("*.ipynb"):
+            shutil.copyfile(nb, sub / nb.name)
+        n = len(list(sub.glob("*.ipynb")))
+        t = time.perf_counter()
+        nbgrader(course, "autograde", chapter, "--student", "ref",
+                 "--create")
+        t = time.perf_counter() - t
+    chapters = len(list((ROOT / "solutions").glob("*/*.ipynb")))
+    print(f"{t:.1f} s for {n} notebook(s) (nbgrader's start-up included); "
+          f"the course has {chapters} graded notebooks: about "
+          f"{t * chapters:.0f} s per learner at this rate (budget 120 s)")
+
+
+def book():
+    print("\n== jupyter-book build (cold: a fresh copy; warm: again)")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    with tempfile.TemporaryDirectory(prefix="bench-book-") as tmp:
+        copy = Path(tmp, "book")
+        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
+            ".venv", "_build", ".git", "*.egg-info", ".pytest_cache"))
+        for kind in ("cold", "warm"):
+            t = time.perf_counter()
+            subprocess.run([str(jb), "build", ".", "--builder", "html"],
+                           cwd=copy, check=True, capture_output=True)
+            t = time.perf_counter() - t
+            budget = 300 if kind == "cold" else 30
+            print(f"{kind}: {t:.1f} s (budget {budget} s)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--book", action="store_true",
+                    help="also time a cold and a warm book build (minutes)")
+    ap.add_argument("--skip-autograde", action="store_true")
+    args = ap.parse_args(argv)
+    header()
+    gemm()
+    conv_and_pool()
+    convnet()
+    im2col_memory()
+    if not args.skip_autograde:
+        autograde()
+    if args.book:
+        book()
+
+
+if __name__ == "__main__":
+    main()

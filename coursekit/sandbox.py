@@ -1,0 +1,164 @@
+"""The sandboxed grading kernel: each learner's kernel runs under bubblewrap.
+
+:class:`SandboxedKernelManager` is the kernel manager that
+:class:`coursekit.preprocessors.GradingExecute` gives nbclient. It starts
+the ordinary ipykernel command inside ``bwrap`` with:
+
+- no network, no other processes, no IPC with the host (``--unshare-all``);
+- a read-only system (``/usr``, the Python installation, the virtual
+  environment, the ``dlcore`` package), nothing else of the host: no
+  source notebooks, no gradebook, no other learner's files;
+- a private, empty ``/tmp`` (also ``HOME``) and a working folder holding
+  only the course's own data files of the chapter (never files a learner
+  handed in: a ``numpy.py`` beside the notebook is not there);
+- the ZeroMQ channels over ``ipc`` sockets in a folder of its own, the
+  only host folder it may write;
+- a memory (address space) and a CPU-time limit per submission
+  (``prlimit``).
+
+Where no sandbox can be built (not Linux, no ``bwrap``, no user
+namespaces) :func:`sandbox_problem` says why and grading refuses to run
+unless told otherwise (``GradingExecute.sandbox = False``, or
+``python -m coursekit grade --no-sandbox-i-know``).
+"""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Integer, List, Unicode
+
+import dlcore
+
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
+# what a Python kernel reads under /etc (no passwords, no host names)
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf",
+             "/etc/passwd", "/etc/group", "/etc/mime.types")
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_problem():
+    """``None`` where the sandbox works here, else why it does not."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux (this is {sys.platform})"
+    if not shutil.which("bwrap"):
+        return ("bubblewrap is not installed (Debian/Ubuntu: "
+                "apt-get install bubblewrap)")
+    if not shutil.which("prlimit"):
+        return "prlimit (util-linux) is not installed"
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent"]
+    cmd += _system_binds() + ["--proc", "/proc", "--dev", "/dev", "true"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap could not run: {e}"
+    if proc.returncode != 0:
+        return ("bwrap cannot create namespaces here (user namespaces "
+                f"disabled?): {proc.stderr.strip()[:300]}")
+    return None
+
+
+def _system_binds():
+    args = []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    for f in ETC_FILES:
+        if os.path.exists(f):
+            args += ["--ro-bind", f, f]
+    return args
+
+
+def _python_dirs():
+    """Folders the kernel's Python needs, read-only."""
+    dirs = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+            sys.prefix, str(Path(dlcore.__file__).resolve().parent)}
+    # the interpreter may be a link out of the venv (pyenv, /usr/local)
+    dirs.add(str(Path(os.path.realpath(sys.executable)).parents[1]))
+    return sorted(d for d in dirs if not d.startswith("/usr/"))
+
+
+def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
+                  memory_mb=3072, cpu_seconds=600, extra_env=None):
+    """The command that runs ``cmd`` in the sandbox.
+
+    ``workdir`` is the kernel's working folder inside (it starts empty);
+    ``data_files`` are host files copied there read-only (by name);
+    ``ipc_dir`` is bound read-write at the same path.
+    """
+    args = ["prlimit", f"--as={memory_mb * 2**20}",
+            f"--cpu={cpu_seconds}", "--core=0", "--",
+            "bwrap", "--unshare-all", "--die-with-parent",
+            "--clearenv"]
+    args += _system_binds()
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for d in _python_dirs():
+        args += ["--ro-bind", d, d]
+    args += ["--dir", workdir]
+    for f in data_files:
+        args += ["--ro-bind", str(f), os.path.join(workdir,
+                                                   os.path.basename(f))]
+    args += ["--bind", ipc_dir, ipc_dir, "--chdir", workdir]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib",
+           "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde"}
+    env.update(extra_env or {})
+    for k, v in sorted(env.items()):
+        args += ["--setenv", k, v]
+    return args + ["--"] + list(cmd)
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An ipykernel started inside bubblewrap, talking over ipc sockets."""
+
+    memory_limit_mb = Integer(
+        3072, help="Address-space limit of a learner's kernel (MiB)"
+    ).tag(config=True)
+    cpu_time_limit = Integer(
+        600, help="CPU-time limit of a learner's kernel (s, whole notebook)"
+    ).tag(config=True)
+    data_files = List(
+        Unicode(), help="Course files put in the kernel's working folder"
+    ).tag(config=True)
+
+    async def _async_pre_start_kernel(self, **kw):
+        self._ipc_dir = tempfile.mkdtemp(prefix="coursekit-kernel-")
+        self.transport = "ipc"
+        self.ip = os.path.join(self._ipc_dir, "kernel")
+        self.connection_file = os.path.join(self._ipc_dir, "kernel.json")
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # a signal to the process group would kill bwrap, and the kernel
+        # with it: interrupts go as messages (ipykernel signals itself)
+        self.kernel_spec.interrupt_mode = "message"
+        workdir = os.path.abspath(kw.get("cwd") or os.getcwd())
+        wrapped = bwrap_command(
+            cmd, workdir, self._ipc_dir, self.data_files,
+            self.memory_limit_mb, self.cpu_time_limit)
+        return wrapped, kw
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and getattr(self, "_ipc_dir", None):
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+
+def course_data_files(source_dir, ignore=()):
+    """Non-notebook files of a chapter's source folder (its data files),
+    top level only, skipping names matching ``ignore`` patterns."""
+    import fnmatch
+
+    src = Path(source_dir)
+    if not src.is_dir():
+        return []
+    return [str(p) for p in sorted(src.iterdir())
+            if p.is_file() and p.suffix != ".ipynb"
+            and not any(fnmatch.fnmatch(p.name, pat) for pat in ignore)]
