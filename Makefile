@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv book test test-gpu bench bench-gpu release clean
+.PHONY: help venv book test test-gpu bench bench-gpu release grade clean
 
 help:
 	@echo "make book      build the HTML book into _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench     time dlcore (against PyTorch with the bench extra)"
 	@echo "make bench-gpu time NumPy against CuPy (CPU figures only without a GPU)"
 	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
+	@echo "make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=...]  autograde a class, sandboxed, in parallel"
 	@echo "make clean     remove the built book and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -50,6 +51,12 @@ bench-gpu: $(VENV)/.installed-test
 
 release: $(VENV)/.installed-course
 	$(BIN)/python scripts/release.py
+
+# Autograde every submission of CHAPTER (see guides/instructor.md).
+WORKERS ?= 2
+grade: $(VENV)/.installed-course
+	@test -n "$(CHAPTER)" || { echo "usage: make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=postgresql+psycopg2://...]"; exit 2; }
+	$(BIN)/python -m coursekit grade $(CHAPTER) --workers $(WORKERS) $(if $(DB_URL),--db-url '$(DB_URL)')
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

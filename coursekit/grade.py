@@ -99,10 +99,15 @@ def _grade_one(root, chapter, student, timeout):
 def merge_learner(src_url, dst_url, course_id, chapter, student):
     """Copy one learner's autograde results from ``src_url``'s gradebook
     into ``dst_url``'s (scores, comments, flags, timestamp, penalty)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    import warnings
 
-    with Gradebook(src_url, course_id) as src, \
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's harmless "not in session" noise on a new submission
+    with warnings.catch_warnings(), Gradebook(src_url, course_id) as src, \
             Gradebook(dst_url, course_id) as dst:
+        warnings.simplefilter("ignore", SAWarning)
         try:
             s = src.find_submission(chapter, student)
         except MissingEntry:
@@ -204,7 +209,8 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
     summary = {"learners": n, "workers": workers, "wall_s": wall,
                "failed": sorted(s for s, r in results.items()
                                 if not r["ok"]),
-               "per_hour": 3600 * n / wall if wall else 0.0}
+               "per_hour": 3600 * n / wall if wall else 0.0,
+               "seconds": {s: r["seconds"] for s, r in results.items()}}
     log(f"{n} learners of {chapter} with {workers} worker(s) in "
         f"{wall:.1f} s ({summary['per_hour']:.0f} learners/hour); "
         f"{len(summary['failed'])} failed")

@@ -138,3 +138,136 @@ def test_runtime_lock_and_visible_warnings(graded_class):
     shown = "".join(o.get("text", "") for c in nbk.test_cells(warner)
                     for o in c.outputs)
     assert "RuntimeWarning" in shown and "cost no points" in shown
+
+
+# ------------------------------------------------- the remaining attacks
+#
+# A second class, graded with ``python -m coursekit grade --workers 2``
+# (each learner's kernel sandboxed), for the rest of issue 8's list:
+#
+# | learner    | attack                                                 | score |
+# |------------|--------------------------------------------------------|-------|
+# | ref2       | none: the reference solution                           | 16    |
+# | dup        | and_gate's truth-table test cell duplicated (wrong     | 14    |
+# |            | and_gate; the copy edited to print "passed")           |       |
+# | retyped    | or_gate wrong; its test cells turned into markdown     | 14    |
+# | fakegrade  | an extra cell claiming to be a 100-point test          | 16    |
+# | kernelspec | notebook's kernelspec changed to another kernel        | 16    |
+# | membomb    | and_gate cell allocates 64 GiB before its def          | 14    |
+# | osexit     | nand_gate cell calls os._exit(0) (policy: zero)        | 14    |
+# | fakepass   | and_gate wrong, prints fake "passed" lines             | 14    |
+# | nan        | or_gate returns NaN                                    | 14    |
+# | inf        | nand_gate returns inf                                  | 14    |
+# | mutator    | train_perceptron zeroes the caller's labels in place   | 14    |
+# | renamed    | notebook handed in as exercises_final.ipynb            | 0     |
+
+MORE_EXPECTED = {"ref2": 16, "dup": 14, "retyped": 14, "fakegrade": 16,
+                 "kernelspec": 16, "membomb": 14, "osexit": 14,
+                 "fakepass": 14, "nan": 14, "inf": 14, "mutator": 14,
+                 "renamed": 0}
+
+
+def more_submissions(released, source):
+    import nbformat
+
+    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
+
+    def filled(**override):
+        nb = nbformat.reads(nbformat.writes(released), as_version=4)
+        for item, cell in nbk.answer_cells(nb).items():
+            cell.source = override.get(item, answers[item])
+        return nb
+
+    def find(nb, gid):
+        return next(i for i, c in enumerate(nb.cells)
+                    if nbk.nbgrader_meta(c).get("grade_id") == gid)
+
+    wrong_and = "def and_gate(x1, x2):\n    return 0"
+    subs = {"ref2": filled()}
+    dup = filled(and_gate=wrong_and)
+    i = find(dup, "test_and_gate_truth_table")
+    copy = nbformat.from_dict(json.loads(json.dumps(dup.cells[i])))
+    copy.source = 'print("passed")'
+    dup.cells.insert(i + 1, copy)
+    subs["dup"] = dup
+    retyped = filled(or_gate="def or_gate(x1, x2):\n    return 0")
+    for gid in ("test_or_gate_truth_table", "test_or_gate_hidden_types"):
+        j = find(retyped, gid)
+        cell = retyped.cells[j]
+        retyped.cells[j] = nbformat.v4.new_markdown_cell(
+            cell.source, metadata=cell.metadata)
+    subs["retyped"] = retyped
+    fake = filled()
+    fake.cells.append(nbformat.v4.new_code_cell(
+        'print("bonus")', metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True,
+            "grade_id": "bonus", "points": 100, "schema_version": 3}}))
+    subs["fakegrade"] = fake
+    ks = filled()
+    ks.metadata.kernelspec = {"name": "bash", "display_name": "Bash",
+                              "language": "bash"}
+    subs["kernelspec"] = ks
+    subs["membomb"] = filled(and_gate="import numpy as np\n"
+                             "big = np.ones(2**33)\n" + answers["and_gate"])
+    subs["osexit"] = filled(nand_gate=answers["nand_gate"]
+                            + "\nimport os\nos._exit(0)\n")
+    subs["fakepass"] = filled(and_gate=wrong_and + (
+        '\n\nprint("test_and_gate_truth_table passed")'
+        '\nprint("hidden test test_and_gate_hidden_types (1 points): '
+        'passed")\n'))
+    subs["nan"] = filled(or_gate="import numpy as np\n\n"
+                         "def or_gate(x1, x2):\n    return np.nan")
+    subs["inf"] = filled(nand_gate="import numpy as np\n\n"
+                         "def nand_gate(x1, x2):\n    return np.inf")
+    subs["mutator"] = filled(train_perceptron=answers[
+        "train_perceptron"].replace(
+        "def train_perceptron(X, y, lr=0.1, epochs=100, rng=None):\n",
+        "def train_perceptron(X, y, lr=0.1, epochs=100, rng=None):\n"
+        "    w_b = _train(X, y, lr, epochs, rng)\n"
+        "    y[...] = 0\n"
+        "    return w_b\n\n\n"
+        "def _train(X, y, lr=0.1, epochs=100, rng=None):\n"))
+    subs["renamed"] = filled()
+    return subs
+
+
+@pytest.fixture(scope="module")
+def more_graded(tmp_path_factory):
+    from coursekit.grade import grade
+    from coursekit.sandbox import sandbox_problem
+
+    if sandbox_problem():
+        pytest.skip(f"no grading sandbox here: {sandbox_problem()}")
+    import nbformat
+
+    course = tmp_path_factory.mktemp("attacks2")
+    write_course_config(course, ROOT, extra=(
+        "c.Execute.timeout = 10\nc.ExecutePreprocessor.timeout = 10\n"))
+    shutil.copytree(ROOT / "solutions" / CHAPTER,
+                    course / "solutions" / CHAPTER)
+    nbgrader(course, "generate_assignment", CHAPTER, "--force")
+    released = nbk.read(course / "release" / CHAPTER / "exercises.ipynb")
+    source = nbk.read(course / "solutions" / CHAPTER / "exercises.ipynb")
+    for learner, nb in more_submissions(released, source).items():
+        d = course / "submitted" / learner / CHAPTER
+        d.mkdir(parents=True)
+        name = ("exercises_final.ipynb" if learner == "renamed"
+                else "exercises.ipynb")
+        nbformat.write(nb, str(d / name))
+    lines = []
+    summary = grade(course, CHAPTER, workers=2, log=lines.append)
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    return {"dir": course, "summary": summary, "lines": lines}
+
+
+def test_remaining_attacks_get_their_asserted_scores(more_graded):
+    course = more_graded["dir"]
+    rows = csv.DictReader(open(course / "grades.csv"))
+    scores = {r["student_id"]: float(r["score"]) for r in rows}
+    logs = {p.stem: p.read_text()[-1500:] for p in
+            (course / "grading_logs" / CHAPTER).glob("*.log")}
+    # the renamed notebook is not graded (nbgrader: no notebook matched)
+    assert more_graded["summary"]["failed"] == ["renamed"], logs
+    scores.setdefault("renamed", 0.0)
+    assert scores == {k: float(v) for k, v in MORE_EXPECTED.items()}, (
+        more_graded["lines"], logs)

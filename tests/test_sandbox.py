@@ -1,0 +1,172 @@
+"""The sandboxed grading kernel (issue 8, item 1): coursekit.sandbox.
+
+A kernel started by :class:`SandboxedKernelManager` the way
+``GradingExecute`` starts it, with its working folder inside a fake
+course, runs probes a learner's code could run. The same probes run by
+this (unsandboxed) test process succeed, so each assertion has teeth.
+"""
+
+import json
+import socket
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from coursekit.preprocessors import GradingExecute, SandboxUnavailable
+from coursekit.sandbox import (SandboxedKernelManager, bwrap_command,
+                               course_data_files, sandbox_problem)
+
+PROBLEM = sandbox_problem()
+needs_sandbox = pytest.mark.skipif(
+    PROBLEM is not None, reason=f"no grading sandbox here: {PROBLEM}")
+
+PROBE = '''
+import json, os, socket
+r = {}
+def t(name, f):
+    try:
+        f()
+        r[name] = "ok"
+    except Exception as e:
+        r[name] = type(e).__name__
+t("read_db", lambda: open(%(db)r, "rb").read())
+t("read_source", lambda: open(%(src)r).read())
+t("read_other", lambda: open(%(other)r).read())
+r["course_ls"] = sorted(os.listdir(%(course)r))
+t("write_dlcore", lambda: open(%(dlcore)r, "w").write("x"))
+t("write_cwd", lambda: open("left.txt", "w").write("x"))
+t("write_tmp", lambda: open("/tmp/x.txt", "w").write("x"))
+t("net_host", lambda: socket.create_connection(("127.0.0.1", %(port)d), 2))
+t("net_out", lambda: socket.create_connection(("1.1.1.1", 53), 2))
+import numpy
+r["numpy"] = numpy.__file__
+r["cwd_files"] = sorted(os.listdir("."))
+print(json.dumps(r))
+'''
+
+
+def _nb(*sources):
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata.kernelspec = {"name": "python3", "language": "python",
+                              "display_name": "Python 3"}
+    return nb
+
+
+def _run(nb, cwd, timeout=30, **km_traits):
+    km = SandboxedKernelManager(kernel_name="python3", **km_traits)
+    client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True,
+                            interrupt_on_timeout=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return nb
+
+
+@pytest.fixture
+def course(tmp_path):
+    c = tmp_path / "course"
+    (c / "solutions" / "ch").mkdir(parents=True)
+    (c / "solutions" / "ch" / "exercises.ipynb").write_text("SOLUTION")
+    (c / "solutions" / "ch" / "weights.csv").write_text("1,2\n")
+    (c / "gradebook.db").write_bytes(b"GRADES")
+    mine = c / "autograded" / "alice" / "ch"
+    mine.mkdir(parents=True)
+    (mine / "numpy.py").write_text("raise ImportError('shadowed')\n")
+    other = c / "submitted" / "bob" / "ch"
+    other.mkdir(parents=True)
+    (other / "exercises.ipynb").write_text("BOB")
+    return c
+
+
+@needs_sandbox
+def test_learner_code_sees_nothing_of_the_host(course):
+    import dlcore
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    paths = {"db": str(course / "gradebook.db"),
+             "src": str(course / "solutions" / "ch" / "exercises.ipynb"),
+             "other": str(course / "submitted" / "bob" / "ch" /
+                          "exercises.ipynb"),
+             "course": str(course),
+             "dlcore": dlcore.__file__.replace("__init__.py", "pwn.py"),
+             "port": port}
+    # teeth: the same probes succeed for the grader's own process
+    with open(paths["db"], "rb") as f:
+        assert f.read() == b"GRADES"
+    socket.create_connection(("127.0.0.1", port), 2).close()
+
+    cwd = course / "autograded" / "alice" / "ch"
+    data = course_data_files(course / "solutions" / "ch")
+    nb = _run(_nb(PROBE % paths), cwd, data_files=data)
+    srv.close()
+    out = nb.cells[0].outputs
+    assert out and out[0].name == "stdout", out
+    r = json.loads(out[0].text)
+    assert r["read_db"] == "FileNotFoundError"
+    assert r["read_source"] == "FileNotFoundError"
+    assert r["read_other"] == "FileNotFoundError"
+    # only the empty folders leading to the working folder exist
+    assert r["course_ls"] == ["autograded"]
+    assert r["write_dlcore"] in ("OSError", "PermissionError")
+    assert r["net_host"] in ("ConnectionRefusedError", "OSError")
+    assert r["net_out"] in ("OSError", "TimeoutError")
+    # private tmp and working folder: writes never reach the host
+    assert r["write_tmp"] == "ok" and r["write_cwd"] == "ok"
+    assert not (cwd / "left.txt").exists()
+    assert not (course / "pwn.py").exists()
+    # the numpy.py beside the notebook is not there; the course's data is
+    assert r["numpy"].endswith("site-packages/numpy/__init__.py")
+    assert "numpy.py" not in r["cwd_files"]
+    assert "weights.csv" in r["cwd_files"]
+    assert "exercises.ipynb" not in r["cwd_files"]
+
+
+@needs_sandbox
+def test_loops_are_interrupted_and_memory_is_capped(tmp_path):
+    nb = _run(_nb("while True:\n    pass", "print('after loop')",
+                  "x = bytearray(2 * 2**30)", "print('still alive')"),
+              tmp_path, timeout=3, memory_limit_mb=1024)
+    outs = [c.outputs for c in nb.cells]
+    assert outs[0][-1].ename == "KeyboardInterrupt"
+    assert outs[1][0].text == "after loop\n"
+    assert outs[2][-1].ename == "MemoryError"
+    assert outs[3][0].text == "still alive\n"
+
+
+@needs_sandbox
+def test_cpu_time_limit_stops_the_kernel(tmp_path):
+    nb = _nb("import time\nt = time.time()\n"
+             "while time.time() - t < 20:\n    pass")
+    with pytest.raises(DeadKernelError):
+        _run(nb, tmp_path, timeout=30, cpu_time_limit=2)
+
+
+def test_the_sandbox_command_cuts_network_and_binds_read_only(tmp_path):
+    cmd = bwrap_command(["python", "-V"], str(tmp_path / "w"),
+                        str(tmp_path / "ipc"), memory_mb=100,
+                        cpu_seconds=7)
+    assert cmd[:4] == ["prlimit", f"--as={100 * 2**20}", "--cpu=7",
+                       "--core=0"]
+    assert "--unshare-all" in cmd and "--clearenv" in cmd
+    binds = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--bind"]
+    assert binds == [str(tmp_path / "ipc")]  # the only writable host path
+    assert cmd[-3:] == ["--", "python", "-V"]
+
+
+def test_grading_refuses_without_a_sandbox(monkeypatch):
+    import coursekit.sandbox as sb
+
+    monkeypatch.setattr(sb, "sandbox_problem",
+                        lambda: "bubblewrap is not installed (test)")
+    ex = GradingExecute()
+    assert ex.kernel_manager_class is SandboxedKernelManager
+    with pytest.raises(SandboxUnavailable, match="not installed .test.*"
+                       "no-sandbox-i-know"):
+        ex.preprocess(_nb("1"), {"metadata": {"path": "."}})
+    off = GradingExecute(sandbox=False)
+    assert off.kernel_manager_class is not SandboxedKernelManager
