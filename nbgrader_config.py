@@ -14,7 +14,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,
                                     SaveAutoGrades)
 
 from coursekit.feedback import SanitizeHiddenTests
-from coursekit.preprocessors import EnforcePolicy, GradingExecute
+from coursekit.preprocessors import (EnforcePolicy, GradingExecute,
+                                     StripForeignCells)
 
 c = get_config()  # noqa: F821 (provided by traitlets when loading)
 
@@ -46,8 +47,12 @@ c.OverwriteCells.add_missing_cells = True
 # the test cells are restored and before anything runs, a learner cell
 # that breaks it is replaced by its reasons and a stub that fails the
 # item's tests; reports go to policy_reports/<chapter>/.
+# StripForeignCells first: a fake extra grade cell or a duplicated test
+# cell becomes a plain learner cell (nbgrader would otherwise fail the
+# whole notebook).
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
+    StripForeignCells,
     DeduplicateIds,
     OverwriteKernelspec,
     OverwriteCells,

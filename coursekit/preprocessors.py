@@ -51,6 +51,44 @@ class EnforcePolicy(NbGraderPreprocessor):
         return nb, resources
 
 
+class StripForeignCells(NbGraderPreprocessor):
+    """Make plain cells of cells that claim nbgrader metadata they do not
+    own: a grade_id the gradebook does not know for this notebook (a fake
+    extra test cell) and every repeat of a grade_id after its first cell
+    (a duplicated test cell). They then run as the learner's own cells
+    (under the policy) and score nothing; the real cells are restored by
+    ``OverwriteCells``. Without this, nbgrader 0.9 stops grading the
+    whole notebook (``KeyError: 'grade_id'`` with add_missing_cells)."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            try:
+                source = gb.find_notebook(info["notebook"],
+                                          info["assignment"])
+            except MissingEntry:
+                return nb, resources
+            known = {c.name for c in source.source_cells}
+            known |= {c.name for c in source.grade_cells}
+        seen = set()
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta is None:
+                continue
+            gid = meta.get("grade_id")
+            if gid in known and gid not in seen:
+                seen.add(gid)
+                continue
+            self.log.warning("foreign nbgrader cell %r in %s/%s (%s): "
+                             "made a plain cell", gid, info.get("student"),
+                             info["notebook"], "repeat" if gid in seen
+                             else "unknown to the gradebook")
+            del cell.metadata["nbgrader"]
+        return nb, resources
+
+
 from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Bool, Integer  # noqa: E402

@@ -158,12 +158,12 @@ def test_runtime_lock_and_visible_warnings(graded_class):
 # | fakepass   | and_gate wrong, prints fake "passed" lines             | 14    |
 # | nan        | or_gate returns NaN                                    | 14    |
 # | inf        | nand_gate returns inf                                  | 14    |
-# | mutator    | train_perceptron zeroes the caller's labels in place   | 14    |
+# | mutator    | train_perceptron zeroes the caller's labels in place   | 10    |
 # | renamed    | notebook handed in as exercises_final.ipynb            | 0     |
 
 MORE_EXPECTED = {"ref2": 16, "dup": 14, "retyped": 14, "fakegrade": 16,
                  "kernelspec": 16, "membomb": 14, "osexit": 14,
-                 "fakepass": 14, "nan": 14, "inf": 14, "mutator": 14,
+                 "fakepass": 14, "nan": 14, "inf": 14, "mutator": 10,
                  "renamed": 0}
 
 

@@ -214,6 +214,7 @@ def test_parallel_workers_write_a_postgresql_gradebook(template, tmp_path,
     # the rows are in the server, read back without nbgrader
     import psycopg2
 
-    with psycopg2.connect(postgres.replace("+psycopg2", "")) as conn, conn.cursor() as cur:
+    dsn = postgres.replace("+psycopg2", "")
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from submitted_assignment")
         assert cur.fetchone()[0] == len(EXPECTED)
