@@ -489,12 +489,16 @@ class Pooling:
         img = self._padded(self.x)
         out_h, out_w = self.out.shape[2:]
         dx = xp.zeros(img.shape, dtype=dout.dtype)
-        todo = None  # windows whose maximum is not routed yet
+        # Windows overlap when the stride is smaller than the pool.
+        overlap = self.stride < max(self.pool_h, self.pool_w)
+        todo = xp.ones(self.out.shape, dtype=bool)  # max not routed yet
         for window in self._slices(out_h, out_w):
             hit = img[window] == self.out
-            if todo is not None:
-                hit &= todo
-            todo = ~hit if todo is None else todo & ~hit
-            dx[window] += dout * hit
+            hit &= todo
+            todo ^= hit  # hit is within todo: this clears the routed ones
+            if overlap:
+                dx[window] += dout * hit
+            else:
+                dx[window] = dout * hit
         p = self.pad
         return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p]
