@@ -5,6 +5,18 @@ test cell's grade_id, ``(passed, message)``.
 """
 
 import re
+import textwrap
+
+
+def code(text):
+    """A learner's answer written as an indented block in a test file."""
+    return textwrap.dedent(text).strip("\n")
+
+
+def function(name, args, body):
+    """The source of ``def name(args):`` with ``body``, NumPy imported."""
+    body = textwrap.indent(code(body), "    ")
+    return f"import numpy as np\n\ndef {name}({args}):\n{body}\n"
 
 
 def failures(results):

@@ -82,13 +82,9 @@ def submissions(released, source):
     }
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    from coursekit.sandbox import sandbox_problem
-
-    if sandbox_problem():
-        pytest.skip(f"no grading sandbox here: {sandbox_problem()}")
-    course = tmp_path_factory.mktemp("attacks")
+def _released_course(tmp_path_factory, name):
+    """A temporary course with chapter 1 generated: (folder, release, source)."""
+    course = tmp_path_factory.mktemp(name)
     write_course_config(course, ROOT, extra=(
         "c.Execute.timeout = 10\nc.ExecutePreprocessor.timeout = 10\n"))
     shutil.copytree(ROOT / "solutions" / CHAPTER,
@@ -96,6 +92,16 @@ def graded_class(tmp_path_factory):
     nbgrader(course, "generate_assignment", CHAPTER, "--force")
     released = nbk.read(course / "release" / CHAPTER / "exercises.ipynb")
     source = nbk.read(course / "solutions" / CHAPTER / "exercises.ipynb")
+    return course, released, source
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    from coursekit.sandbox import sandbox_problem
+
+    if sandbox_problem():
+        pytest.skip(f"no grading sandbox here: {sandbox_problem()}")
+    course, released, source = _released_course(tmp_path_factory, "attacks")
     import nbformat
     for learner, nb in submissions(released, source).items():
         d = course / "submitted" / learner / CHAPTER
@@ -244,14 +250,7 @@ def more_graded(tmp_path_factory):
         pytest.skip(f"no grading sandbox here: {sandbox_problem()}")
     import nbformat
 
-    course = tmp_path_factory.mktemp("attacks2")
-    write_course_config(course, ROOT, extra=(
-        "c.Execute.timeout = 10\nc.ExecutePreprocessor.timeout = 10\n"))
-    shutil.copytree(ROOT / "solutions" / CHAPTER,
-                    course / "solutions" / CHAPTER)
-    nbgrader(course, "generate_assignment", CHAPTER, "--force")
-    released = nbk.read(course / "release" / CHAPTER / "exercises.ipynb")
-    source = nbk.read(course / "solutions" / CHAPTER / "exercises.ipynb")
+    course, released, source = _released_course(tmp_path_factory, "attacks2")
     for learner, nb in more_submissions(released, source).items():
         d = course / "submitted" / learner / CHAPTER
         d.mkdir(parents=True)

@@ -7,25 +7,16 @@ the cells it should, with a message that teaches, and no other item's.
 """
 
 from pathlib import Path
-import textwrap
 
 import pytest
 from exercise_checks import assert_all_pass, assert_fails_as_planned
+from exercise_checks import code as _src, function as _fn
 
 from coursekit.notebooks import read
 from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "ch03_learning" / "exercises.ipynb"
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
-
-
-def _fn(name, args, body):
-    body = textwrap.indent(_src(body), "    ")
-    return f"import numpy as np\n\ndef {name}({args}):\n{body}\n"
 
 
 BOOK_CEE = """

@@ -11,16 +11,13 @@ import textwrap
 
 import pytest
 from exercise_checks import assert_all_pass, assert_fails_as_planned
+from exercise_checks import code as _src
 
 from coursekit.notebooks import read
 from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "ch04_graphs" / "exercises.ipynb"
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
 
 
 def _mul(backward="return dout * self.y, dout * self.x",

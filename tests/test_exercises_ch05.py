@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 from exercise_checks import assert_all_pass, assert_fails_as_planned
+from exercise_checks import code as _src
 
 from coursekit.notebooks import read
 from coursekit.policy import check_source
@@ -20,10 +21,6 @@ from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH05 = ROOT / "solutions" / "ch05_backprop" / "exercises.ipynb"
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
 
 
 # ------------------------------------------------- correct, other styles

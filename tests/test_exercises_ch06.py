@@ -13,16 +13,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from exercise_checks import code as _src, failures as _failed
 
 from coursekit.notebooks import read
 from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH06 = ROOT / "solutions" / "ch06_training" / "exercises.ipynb"
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
 
 
 def _copy_of_dlcore(obj):
@@ -545,10 +542,6 @@ def ch06():
     nb = read(CH06)
     SOL = {k: c.source for k, c in answer_cells(nb).items()}
     return nb
-
-
-def _failed(results):
-    return {k: m for k, (ok, m) in results.items() if not ok}
 
 
 def test_source_answers_pass_everything(ch06):

@@ -9,20 +9,16 @@ of another item (later items are graded with dlcore's earlier ones).
 """
 
 from pathlib import Path
-import textwrap
 
 import pytest
 from exercise_checks import assert_all_pass, assert_fails_as_planned
+from exercise_checks import code as _src
 
 from coursekit.notebooks import read
 from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH07 = ROOT / "solutions" / "ch07_cnn" / "exercises.ipynb"
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
 
 
 # ------------------------------------------------------------ answers
