@@ -121,6 +121,9 @@ class GradingExecute(Execute):
     cpu_time_limit = Integer(
         600, help="CPU-time limit of a sandboxed kernel, whole notebook (s)"
     ).tag(config=True)
+    task_limit = Integer(
+        256, help="Processes and threads a sandboxed kernel may add"
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -158,4 +161,5 @@ class GradingExecute(Execute):
             km.data_files = list(getattr(self, "_data_files", []))
             km.memory_limit_mb = self.memory_limit_mb
             km.cpu_time_limit = self.cpu_time_limit
+            km.task_limit = self.task_limit
         return km

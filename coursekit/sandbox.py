@@ -13,8 +13,9 @@ the ordinary ipykernel command inside ``bwrap`` with:
   handed in: a ``numpy.py`` beside the notebook is not there);
 - the ZeroMQ channels over ``ipc`` sockets in a folder of its own, the
   only host folder it may write;
-- a memory (address space) and a CPU-time limit per submission
-  (``prlimit``).
+- a memory (address space) and a CPU-time limit per submission, and a
+  cap on the processes and threads a submission may add (``prlimit``;
+  see :func:`process_cap`).
 
 Where no sandbox can be built (not Linux, no ``bwrap``, no user
 namespaces) :func:`sandbox_problem` says why and grading refuses to run
@@ -86,16 +87,48 @@ def _python_dirs():
     return sorted(d for d in dirs if not d.startswith("/usr/"))
 
 
+def user_tasks(uid=None):
+    """Processes and threads the user ``uid`` (default: this one) runs."""
+    uid = os.getuid() if uid is None else uid
+    count = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields["Uid"].split()[0]) == uid:
+            count += int(fields["Threads"])
+    return count
+
+
+def process_cap(allowance):
+    """The RLIMIT_NPROC that lets a sandbox add ``allowance`` tasks.
+
+    Linux counts the limit against every process and thread of the user,
+    sandboxed or not, so the cap is what the user runs now plus the
+    allowance: a fork bomb stops there instead of filling the host's
+    process table. Root is exempt from the limit (grade as an ordinary
+    user to have it).
+    """
+    return user_tasks() + allowance
+
+
 def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
-                  memory_mb=3072, cpu_seconds=600, extra_env=None):
+                  memory_mb=3072, cpu_seconds=600, extra_env=None,
+                  tasks=256):
     """The command that runs ``cmd`` in the sandbox.
 
     ``workdir`` is the kernel's working folder inside (it starts empty);
     ``data_files`` are host files copied there read-only (by name);
-    ``ipc_dir`` is bound read-write at the same path.
+    ``ipc_dir`` is bound read-write at the same path; ``tasks`` more
+    processes and threads may run (:func:`process_cap`).
     """
     args = ["prlimit", f"--as={memory_mb * 2**20}",
-            f"--cpu={cpu_seconds}", "--core=0", "--",
+            f"--cpu={cpu_seconds}", f"--nproc={process_cap(tasks)}",
+            "--core=0", "--",
             "bwrap", "--unshare-all", "--die-with-parent",
             "--clearenv"]
     args += _system_binds()
@@ -126,6 +159,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     cpu_time_limit = Integer(
         600, help="CPU-time limit of a learner's kernel (s, whole notebook)"
     ).tag(config=True)
+    task_limit = Integer(
+        256, help="Processes and threads a learner's kernel may add"
+    ).tag(config=True)
     data_files = List(
         Unicode(), help="Course files put in the kernel's working folder"
     ).tag(config=True)
@@ -142,7 +178,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = os.path.abspath(kw.get("cwd") or os.getcwd())
         wrapped = bwrap_command(
             cmd, workdir, self._ipc_dir, self.data_files,
-            self.memory_limit_mb, self.cpu_time_limit)
+            self.memory_limit_mb, self.cpu_time_limit,
+            tasks=self.task_limit)
         return wrapped, kw
 
     async def _async_cleanup_resources(self, restart=False):

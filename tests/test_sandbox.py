@@ -150,8 +150,8 @@ def test_the_sandbox_command_cuts_network_and_binds_read_only(tmp_path):
     cmd = bwrap_command(["python", "-V"], str(tmp_path / "w"),
                         str(tmp_path / "ipc"), memory_mb=100,
                         cpu_seconds=7)
-    assert cmd[:4] == ["prlimit", f"--as={100 * 2**20}", "--cpu=7",
-                       "--core=0"]
+    assert cmd[:3] == ["prlimit", f"--as={100 * 2**20}", "--cpu=7"]
+    assert cmd[3].startswith("--nproc=") and cmd[4] == "--core=0"
     assert "--unshare-all" in cmd and "--clearenv" in cmd
     binds = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--bind"]
     assert binds == [str(tmp_path / "ipc")]  # the only writable host path
@@ -170,3 +170,60 @@ def test_grading_refuses_without_a_sandbox(monkeypatch):
         ex.preprocess(_nb("1"), {"metadata": {"path": "."}})
     off = GradingExecute(sandbox=False)
     assert off.kernel_manager_class is not SandboxedKernelManager
+
+
+FORKS = """
+import os, time
+n = 0
+try:
+    for _ in range(500):
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        n += 1
+except OSError:
+    pass
+print(n)
+"""
+
+@needs_sandbox
+def test_a_fork_bomb_stops_at_the_task_cap(monkeypatch):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import coursekit.sandbox as sb
+
+    python = "/usr/bin/python3"  # under /usr: bound in every sandbox
+    if not os.path.exists(python):
+        pytest.skip(f"no {python} to run inside the sandbox")
+    monkeypatch.setattr(sb, "_python_dirs", lambda: [])
+    prefix = []
+    if os.getuid() == 0:
+        # root is exempt from RLIMIT_NPROC: run the sandbox as nobody
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root, and no setpriv to drop to nobody")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534",
+                  "--clear-groups"]
+        counts = sb.user_tasks
+        monkeypatch.setattr(sb, "user_tasks", lambda: counts(65534))
+    work = Path(tempfile.mkdtemp())
+    try:
+        (work / "ipc").mkdir()
+        for d in (work, work / "ipc"):
+            d.chmod(0o777)
+        cmd = sb.bwrap_command([python, "-c", FORKS], str(work / "w"),
+                               str(work / "ipc"), tasks=64)
+        proc = subprocess.run(prefix + cmd, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        # the 64 include bwrap and the forking Python itself
+        assert 64 - 8 <= int(proc.stdout) < 64, proc.stdout
+        uncapped = subprocess.run([sys.executable, "-c", FORKS],
+                                  capture_output=True, text=True)
+        assert int(uncapped.stdout) == 500  # outside: no such cap
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
