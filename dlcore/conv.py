@@ -6,9 +6,10 @@ which backward needs. Both loop only over the filter's (ky, kx) offsets:
 each offset copies a strided slice of the whole batch at once.
 
 im2col_t and col2im_t are the same two maps laid out the other way round,
-(C*FH*FW, N*out_h*out_w), with channels outermost. That layout needs no
-final transpose copy (the costly step of im2col: its rows are only
-C*FH*FW long), so the layers use it; chapter 7's "under the hood" lesson
+(C*FH*FW, out_h*out_w*N): channels outermost, the batch index innermost.
+That layout needs no final transpose copy (the costly step of im2col: its
+rows are only C*FH*FW long), and each window offset's copy moves long
+contiguous runs, so the layers use it; chapter 7's "under the hood" lesson
 times both.
 """
 
@@ -104,10 +105,11 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 
 
 def im2col_t(input_data, filter_h, filter_w, stride=1, pad=0):
-    """im2col(...).T, built channel-major without a transpose copy.
+    """im2col(...).T with its columns reordered: batch index innermost.
 
-    input_data: (N, C, H, W) -> (C*filter_h*filter_w, N*out_h*out_w),
-    rows ordered by (c, ky, kx), columns by (n, out_y, out_x); dtype kept.
+    input_data: (N, C, H, W) -> (C*filter_h*filter_w, out_h*out_w*N),
+    rows ordered by (c, ky, kx), columns by (out_y, out_x, n); dtype kept.
+    With n innermost, each (ky, kx) copy moves runs of out_w*N numbers.
     """
     _check_4d(input_data, "im2col_t")
     xp = get_array_module(input_data)
@@ -115,34 +117,33 @@ def im2col_t(input_data, filter_h, filter_w, stride=1, pad=0):
     out_h = conv_output_size(H, filter_h, stride, pad)
     out_w = conv_output_size(W, filter_w, stride, pad)
 
-    img = input_data.transpose(1, 0, 2, 3)  # (C, N, H, W): a view
-    if pad:
-        img = xp.pad(img, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
-    col = xp.empty((C, filter_h, filter_w, N, out_h, out_w),
+    img = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=input_data.dtype)
+    img[:, pad:H + pad, pad:W + pad] = input_data.transpose(1, 2, 3, 0)
+    col = xp.empty((C, filter_h, filter_w, out_h, out_w, N),
                    dtype=input_data.dtype)
     for ky in range(filter_h):
         y_max = ky + stride * out_h
         for kx in range(filter_w):
             x_max = kx + stride * out_w
-            col[:, ky, kx] = img[:, :, ky:y_max:stride, kx:x_max:stride]
-    return col.reshape(C * filter_h * filter_w, N * out_h * out_w)
+            col[:, ky, kx] = img[:, ky:y_max:stride, kx:x_max:stride]
+    return col.reshape(C * filter_h * filter_w, out_h * out_w * N)
 
 
 def col2im_t(col_t, input_shape, filter_h, filter_w, stride=1, pad=0):
-    """col2im(col_t.T, ...): the adjoint of im2col_t, summing overlaps.
+    """The adjoint of im2col_t: scatter columns back, summing overlaps.
 
-    col_t: (C*filter_h*filter_w, N*out_h*out_w) -> (N, C, H, W) in
-    col_t's dtype (a transposed view of a (C, N, H, W) array).
+    col_t: (C*filter_h*filter_w, out_h*out_w*N) -> (N, C, H, W) in
+    col_t's dtype (a transposed view of a (C, H, W, N) array).
     """
     xp = get_array_module(col_t)
     N, C, H, W = input_shape
     out_h = conv_output_size(H, filter_h, stride, pad)
     out_w = conv_output_size(W, filter_w, stride, pad)
-    col_t = col_t.reshape(C, filter_h, filter_w, N, out_h, out_w)
-    img = xp.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=col_t.dtype)
+    col_t = col_t.reshape(C, filter_h, filter_w, out_h, out_w, N)
+    img = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=col_t.dtype)
     for ky in range(filter_h):
         y_max = ky + stride * out_h
         for kx in range(filter_w):
             x_max = kx + stride * out_w
-            img[:, :, ky:y_max:stride, kx:x_max:stride] += col_t[:, ky, kx]
-    return img[:, :, pad:H + pad, pad:W + pad].transpose(1, 0, 2, 3)
+            img[:, ky:y_max:stride, kx:x_max:stride] += col_t[:, ky, kx]
+    return img[:, pad:H + pad, pad:W + pad].transpose(3, 0, 1, 2)

@@ -324,7 +324,8 @@ class Convolution:
     W: (FN, C, FH, FW), b: (FN,). x: (N, C, H, W) -> (N, FN, out_h, out_w).
     Computed as one matrix product of W's rows and the unrolled windows.
     ``fast = False`` (per layer or class) runs the book's im2col version;
-    the default runs the same maths on im2col_t's channel-major layout.
+    the default runs the same maths on im2col_t's layout (channels
+    outermost, batch innermost).
     """
 
     fast = True
@@ -387,22 +388,23 @@ class Convolution:
         dcol = dout @ self.col_W.T
         return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
-    # The fast path: the same products, transposed (col_t = col.T).
+    # The fast path: the same products, transposed (col_t ~ col.T, its
+    # columns ordered (out_y, out_x, n)).
     def _forward_t(self, x, out_h, out_w):
         FN, C, FH, FW = self.W.shape
-        col_t = im2col_t(x, FH, FW, self.stride, self.pad)  # (CK, N*oh*ow)
-        out = self.W.reshape(FN, -1) @ col_t                 # (FN, N*oh*ow)
+        col_t = im2col_t(x, FH, FW, self.stride, self.pad)  # (CK, oh*ow*N)
+        out = self.W.reshape(FN, -1) @ col_t                 # (FN, oh*ow*N)
         out += self.b.reshape(FN, 1)
         self.col, self.col_W = col_t, None
-        out = out.reshape(FN, x.shape[0], out_h, out_w)
-        return out.transpose(1, 0, 2, 3)
+        out = out.reshape(FN, out_h, out_w, x.shape[0])
+        return out.transpose(3, 0, 1, 2)
 
     def _backward_t(self, dout):
         FN, C, FH, FW = self.W.shape
-        dout = dout.transpose(1, 0, 2, 3).reshape(FN, -1)   # (FN, N*oh*ow)
+        dout = dout.transpose(1, 2, 3, 0).reshape(FN, -1)   # (FN, oh*ow*N)
         self.db = dout.sum(axis=1)
         self.dW = (dout @ self.col.T).reshape(FN, C, FH, FW)
-        dcol_t = self.W.reshape(FN, -1).T @ dout             # (CK, N*oh*ow)
+        dcol_t = self.W.reshape(FN, -1).T @ dout             # (CK, oh*ow*N)
         return col2im_t(dcol_t, self.x.shape, FH, FW, self.stride, self.pad)
 
 
