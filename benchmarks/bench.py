@@ -232,35 +232,28 @@ def im2col_memory():
 
 def autograde():
     print("\n== nbgrader autograde of one learner's whole course "
-          "(the reference notebooks, sandboxed kernels where possible)")
-    from coursekit.release import (nbgrader_env, source_chapters,
-                                   write_course_config)
+          "(the reference answers, sandboxed kernels where possible)")
+    from coursekit.release import nbgrader_env, source_chapters
     from coursekit.sandbox import sandbox_problem
-    env = nbgrader_env()
-    flags = []
-    if sandbox_problem():
-        print(f"   no sandbox here ({sandbox_problem()}): graded without")
-        flags = ["--GradingExecute.sandbox=False"]
+    from grading_throughput import build
 
-    def nbgrader(course, *args):
-        cmd = [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"]
-        subprocess.run(cmd, cwd=course, env=env, check=True,
-                       capture_output=True, text=True)
+    flags = []
+    problem = sandbox_problem()
+    if problem:
+        print(f"   no sandbox here ({problem}): graded without")
+        flags = ["--GradingExecute.sandbox=False"]
     chapters = source_chapters()
     times = []
-    with tempfile.TemporaryDirectory(prefix="bench-course-") as course:
-        write_course_config(course, ROOT)
+    with tempfile.TemporaryDirectory(prefix="bench-course-") as tmp:
+        course = Path(tmp, "course")
+        build(course, chapters, learners=1)  # learner000: correct answers
         for chapter in chapters:
-            shutil.copytree(ROOT / "solutions" / chapter,
-                            Path(course, "solutions", chapter))
-            nbgrader(course, "generate_assignment", chapter, "--force")
-            sub = Path(course, "submitted", "ref", chapter)
-            sub.mkdir(parents=True)
-            for nb in Path(course, "solutions", chapter).glob("*.ipynb"):
-                shutil.copyfile(nb, sub / nb.name)
             t = time.perf_counter()
-            nbgrader(course, "autograde", chapter, "--student", "ref",
-                     "--create", *flags)
+            subprocess.run([sys.executable, "-m", "nbgrader", "autograde",
+                            chapter, "--student", "learner000", "--create",
+                            "--log-level=WARN", *flags],
+                           cwd=course, env=nbgrader_env(), check=True,
+                           capture_output=True, text=True)
             times.append(time.perf_counter() - t)
     print(f"{sum(times):.1f} s for {len(chapters)} chapters (budget 120 s); "
           f"per chapter median {statistics.median(times):.1f} s, "

@@ -94,6 +94,7 @@ from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Bool, Integer  # noqa: E402
 
 from coursekit import sandbox  # noqa: E402
+from coursekit.sandbox import CPU_SECONDS, MEMORY_MB, TASKS  # noqa: E402
 
 # Run by the grading kernel before the notebook's first cell.
 KERNEL_SETUP = "import dlcore.grading as _g; _g.grading_kernel_setup(); del _g"
@@ -116,13 +117,16 @@ class GradingExecute(Execute):
                    "where that is impossible. False: grade unsandboxed."
     ).tag(config=True)
     memory_limit_mb = Integer(
-        3072, help="Address-space limit of a sandboxed kernel (MiB)"
+        MEMORY_MB,
+        help="Address-space limit of a sandboxed kernel (MiB)"
     ).tag(config=True)
     cpu_time_limit = Integer(
-        600, help="CPU-time limit of a sandboxed kernel, whole notebook (s)"
+        CPU_SECONDS,
+        help="CPU-time limit of a sandboxed kernel, whole notebook (s)"
     ).tag(config=True)
     task_limit = Integer(
-        256, help="Processes and threads a sandboxed kernel may add"
+        TASKS,
+        help="Processes and threads a sandboxed kernel may add"
     ).tag(config=True)
 
     def __init__(self, *args, **kwargs):

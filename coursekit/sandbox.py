@@ -87,6 +87,12 @@ def _python_dirs():
     return sorted(d for d in dirs if not d.startswith("/usr/"))
 
 
+# Per-kernel limits (GradingExecute's defaults too).
+MEMORY_MB = 3072    # address space
+CPU_SECONDS = 600   # CPU time, whole notebook
+TASKS = 256         # processes and threads a kernel may add
+
+
 def user_tasks(uid=None):
     """Processes and threads the user ``uid`` (default: this one) runs."""
     uid = os.getuid() if uid is None else uid
@@ -117,8 +123,8 @@ def process_cap(allowance):
 
 
 def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
-                  memory_mb=3072, cpu_seconds=600, extra_env=None,
-                  tasks=256):
+                  memory_mb=MEMORY_MB, cpu_seconds=CPU_SECONDS,
+                  extra_env=None, tasks=TASKS):
     """The command that runs ``cmd`` in the sandbox.
 
     ``workdir`` is the kernel's working folder inside (it starts empty);
@@ -154,13 +160,14 @@ class SandboxedKernelManager(AsyncKernelManager):
     """An ipykernel started inside bubblewrap, talking over ipc sockets."""
 
     memory_limit_mb = Integer(
-        3072, help="Address-space limit of a learner's kernel (MiB)"
+        MEMORY_MB, help="Address-space limit of a learner's kernel (MiB)"
     ).tag(config=True)
     cpu_time_limit = Integer(
-        600, help="CPU-time limit of a learner's kernel (s, whole notebook)"
+        CPU_SECONDS,
+        help="CPU-time limit of a learner's kernel (s, whole notebook)"
     ).tag(config=True)
     task_limit = Integer(
-        256, help="Processes and threads a learner's kernel may add"
+        TASKS, help="Processes and threads a learner's kernel may add"
     ).tag(config=True)
     data_files = List(
         Unicode(), help="Course files put in the kernel's working folder"

@@ -7,13 +7,20 @@ this (unsandboxed) test process succeed, so each assertion has teeth.
 """
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+import coursekit.sandbox as sb
 from coursekit.preprocessors import GradingExecute, SandboxUnavailable
 from coursekit.sandbox import (SandboxedKernelManager, bwrap_command,
                                course_data_files, sandbox_problem)
@@ -186,17 +193,9 @@ except OSError:
 print(n)
 """
 
+
 @needs_sandbox
 def test_a_fork_bomb_stops_at_the_task_cap(monkeypatch):
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    import coursekit.sandbox as sb
-
     python = "/usr/bin/python3"  # under /usr: bound in every sandbox
     if not os.path.exists(python):
         pytest.skip(f"no {python} to run inside the sandbox")
