@@ -14,8 +14,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,
                                     SaveAutoGrades)
 
 from coursekit.feedback import SanitizeHiddenTests
-from coursekit.preprocessors import (EnforcePolicy, GradingExecute,
-                                     StripForeignCells)
+from coursekit.preprocessors import (CapOutput, EnforcePolicy,
+                                     GradingExecute, StripForeignCells)
 
 c = get_config()  # noqa: F821 (provided by traitlets when loading)
 
@@ -59,15 +59,16 @@ c.Autograde.sanitize_preprocessors = [
     EnforcePolicy,
     CheckCellMetadata,
 ]
-# nbgrader's list with Execute replaced by GradingExecute: its kernel
-# imports dlcore.grading (capturing NumPy's functions) and locks numpy,
-# builtins and dlcore against rebinding before the first cell, and shows
-# warnings on stdout (nbgrader fails a cell on any stderr output).
+# nbgrader's list with Execute replaced by GradingExecute: the learner's
+# cells run in the (sandboxed) kernel, every test cell in the judge
+# (coursekit/judge.py), outside it, so no verdict can be changed from the
+# learner's code; CapOutput cuts floods of output to 100,000 characters.
 c.Autograde.autograde_preprocessors = [
     GradingExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    CapOutput,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,

@@ -82,18 +82,34 @@ def _temp_course(tmp, course, cfg, chapter, student, db_url, sandbox):
     return root
 
 
+LOG_LIMIT = 256 * 1024  # bytes of a learner's nbgrader log kept
+
+
 def _grade_one(root, chapter, student, timeout):
+    """Run nbgrader autograde for one learner; (returncode, log, seconds).
+
+    Its output goes to a file, read back as bytes (at most the last
+    :data:`LOG_LIMIT`) and decoded without failing: nothing a learner's
+    kernel writes can stop, slow or bloat the class run.
+    """
     t = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "autograde", chapter,
-             "--student", student, "--force", "--create"],
-            cwd=root, env=nbgrader_env(), capture_output=True, text=True,
-            timeout=timeout)
-        rc, log = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as e:
-        rc, log = -1, f"timed out after {timeout} s\n{e.stderr or ''}"
-    return rc, log, time.perf_counter() - t
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "nbgrader", "autograde", chapter,
+                 "--student", student, "--force", "--create"],
+                cwd=root, env=nbgrader_env(), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            rc, note = proc.returncode, ""
+        except subprocess.TimeoutExpired:
+            rc, note = -1, f"timed out after {timeout} s\n"
+        size = out.seek(0, os.SEEK_END)
+        out.seek(max(0, size - LOG_LIMIT))
+        raw = out.read()
+    log = raw.decode("utf-8", errors="replace")
+    if size > LOG_LIMIT:
+        log = f"[... the first {size - LOG_LIMIT} bytes cut]\n" + log
+    return rc, note + log, time.perf_counter() - t
 
 
 def merge_learner(src_url, dst_url, course_id, chapter, student):
@@ -128,6 +144,22 @@ def merge_learner(src_url, dst_url, course_id, chapter, student):
                 dc.auto_comment = c.auto_comment
         dst.db.commit()
     return True
+
+
+def _collect(root, course, auto_name, report_name, chapter, student):
+    """Copy one learner's autograded notebook and policy report home."""
+    out = root / auto_name / student / chapter
+    dest = course / auto_name / student / chapter
+    if out.is_dir():
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(out, dest, symlinks=True)
+    rep = root / report_name / chapter
+    if rep.is_dir():
+        d = course / report_name / chapter
+        d.mkdir(parents=True, exist_ok=True)
+        for f in rep.iterdir():
+            if f.is_file() and not f.is_symlink():
+                shutil.copy2(f, d / f.name)
 
 
 def grade(course, chapter, workers=1, db_url=None, sandbox=True,
@@ -182,23 +214,19 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
             futures = {pool.submit(work, s): s for s in students}
             for fut in as_completed(futures):
                 student = futures[fut]
-                root, worker_url, rc, text, secs = fut.result()
-                (logs / f"{student}.log").write_text(text)
-                merged = True
-                if sqlite:
-                    merged = merge_learner(worker_url, url, course_id,
-                                           chapter, student)
-                out = root / auto_name / student / chapter
-                dest = course / auto_name / student / chapter
-                if out.is_dir():
-                    shutil.rmtree(dest, ignore_errors=True)
-                    shutil.copytree(out, dest)
-                rep = root / report_name / chapter
-                if rep.is_dir():
-                    d = course / report_name / chapter
-                    d.mkdir(parents=True, exist_ok=True)
-                    for f in rep.iterdir():
-                        shutil.copy2(f, d / f.name)
+                try:
+                    root, worker_url, rc, text, secs = fut.result()
+                    (logs / f"{student}.log").write_text(text)
+                    merged = True
+                    if sqlite:
+                        merged = merge_learner(worker_url, url, course_id,
+                                               chapter, student)
+                    _collect(root, course, auto_name, report_name,
+                             chapter, student)
+                except Exception as err:  # this learner only: go on
+                    rc, merged, secs = -1, False, 0.0
+                    (logs / f"{student}.log").write_text(
+                        f"grading failed: {type(err).__name__}: {err}\n")
                 ok = rc == 0 and merged
                 results[student] = {"ok": ok, "seconds": secs}
                 log(f"{'graded' if ok else 'FAILED'} {student} "

@@ -14,7 +14,7 @@ log warning per violation and a JSON file per notebook under
 import os
 
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
 from coursekit.policy import (check_source, learner_cells, replacement,
                               write_report)
@@ -49,6 +49,24 @@ class EnforcePolicy(NbGraderPreprocessor):
                             f"{student}__{notebook}.json")
         write_report(path, student, assignment, notebook, report)
         return nb, resources
+
+
+class CapOutput(NbGraderPreprocessor):
+    """Cut every text output of the graded notebook to ``max_chars``
+    (nbgrader's LimitOutput counts lines, and one line can be 8 MB)."""
+
+    max_chars = Integer(
+        100_000, help="Characters kept of one output's text"
+    ).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            for key in ("text", "evalue"):
+                text = out.get(key)
+                if isinstance(text, str) and len(text) > self.max_chars:
+                    out[key] = (text[:self.max_chars]
+                                + "\n[... output cut by the grader]\n")
+        return cell, resources
 
 
 class StripForeignCells(NbGraderPreprocessor):
@@ -104,13 +122,98 @@ class SandboxUnavailable(RuntimeError):
     """Grading was asked for where no sandbox can be built."""
 
 
+def is_test_cell(cell):
+    """An autograder test cell: code, graded, not an answer."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return (cell.get("cell_type") == "code" and bool(meta.get("grade"))
+            and not meta.get("solution"))
+
+
+class JudgeProcess:
+    """The grader's handle on one ``python -m coursekit.judge`` process,
+    which runs a notebook's test cells against the learner's kernel."""
+
+    def __init__(self, connection_file, log):
+        import subprocess
+        import sys
+
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "coursekit.judge", connection_file],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        import threading
+
+        self._stderr = []
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            if len(self._stderr) < 200:
+                self._stderr.append(line)
+
+    def run(self, source, name, timeout):
+        """The outputs of one test cell (an error output if the judge
+        itself failed: the cell then scores zero and the log says why)."""
+        import json
+        import queue
+        import threading
+
+        job = {"source": source, "name": name, "timeout": timeout}
+        try:
+            self.proc.stdin.write(json.dumps(job) + "\n")
+            self.proc.stdin.flush()
+        except OSError as err:
+            return self._failed(name, f"the judge is gone ({err})")
+        answer = queue.Queue()
+        threading.Thread(target=lambda: answer.put(
+            self.proc.stdout.readline()), daemon=True).start()
+        try:
+            line = answer.get(timeout=timeout + 60)
+        except queue.Empty:
+            self.close()
+            return self._failed(name, "the judge did not answer in time")
+        if not line:
+            return self._failed(name, "the judge stopped: "
+                                + "".join(self._stderr[-20:]))
+        return json.loads(line)["outputs"]
+
+    def _failed(self, name, why):
+        self.log.error("judge: %s: %s", name, why)
+        return [{"output_type": "error", "ename": "GradingError",
+                 "evalue": "this test could not be run; your instructor "
+                           "has the details",
+                 "traceback": ["GradingError: this test could not be run"]}]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+        for line in self._stderr:
+            self.log.info("judge: %s", line.rstrip())
+
+
 class GradingExecute(Execute):
-    """nbgrader's Execute, whose kernel first runs :data:`KERNEL_SETUP`:
-    dlcore.grading captures NumPy's functions and locks the modules the
-    tests use before any learner code runs, and warnings go to stdout.
+    """nbgrader's Execute, whose kernel first runs :data:`KERNEL_SETUP`
+    (warnings on stdout, modules locked), and whose test cells run in the
+    judge (:mod:`coursekit.judge`), never in the learner's kernel: only
+    the learner's cells execute there, and every verdict is reached in
+    the judge from data.
 
     The kernel runs in the sandbox of :mod:`coursekit.sandbox`; where
     none can be built, grading refuses unless ``sandbox`` is False."""
+
+    judge = Bool(
+        True, help="Run test cells in the judge process, outside the "
+                   "learner's kernel (False: in the kernel, as nbgrader "
+                   "does; for comparisons only)."
+    ).tag(config=True)
 
     sandbox = Bool(
         True, help="Run learner kernels under bubblewrap; refuse to grade "
@@ -136,7 +239,31 @@ class GradingExecute(Execute):
         if self.sandbox:
             self.kernel_manager_class = sandbox.SandboxedKernelManager
 
+    def preprocess_cell(self, cell, resources, index):
+        if not (self.judge and is_test_cell(cell)):
+            return super().preprocess_cell(cell, resources, index)
+        import nbformat
+
+        self._check_assign_resources(resources)
+        if self._judge is None or not self._judge.alive():
+            self._judge = JudgeProcess(self.km.connection_file, self.log)
+        outputs = self._judge.run(cell.source,
+                                  cell.metadata.nbgrader["grade_id"],
+                                  self.timeout or 60)
+        cell.outputs = [nbformat.from_dict(o) for o in outputs]
+        cell.execution_count = None
+        return cell, self.resources
+
     def preprocess(self, nb, resources, km=None):
+        self._judge = None
+        try:
+            return self._preprocess(nb, resources, km)
+        finally:
+            if self._judge is not None:
+                self._judge.close()
+                self._judge = None
+
+    def _preprocess(self, nb, resources, km=None):
         if self.sandbox:
             problem = sandbox.sandbox_problem()
             if problem:

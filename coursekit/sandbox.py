@@ -52,7 +52,9 @@ def sandbox_problem():
                 "apt-get install bubblewrap)")
     if not shutil.which("prlimit"):
         return "prlimit (util-linux) is not installed"
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent"]
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent",
+           "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
+           "--disable-userns"]
     cmd += _system_binds() + ["--proc", "/proc", "--dev", "/dev", "true"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -91,6 +93,8 @@ def _python_dirs():
 MEMORY_MB = 3072    # address space
 CPU_SECONDS = 600   # CPU time, whole notebook
 TASKS = 256         # processes and threads a kernel may add
+SCRATCH_MB = 256    # the private /tmp, the only place a kernel may write
+NOBODY = 65534      # the kernel's uid and gid inside the sandbox
 
 
 def user_tasks(uid=None):
@@ -124,21 +128,31 @@ def process_cap(allowance):
 
 def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
                   memory_mb=MEMORY_MB, cpu_seconds=CPU_SECONDS,
-                  extra_env=None, tasks=TASKS):
+                  extra_env=None, tasks=TASKS, scratch_mb=None):
     """The command that runs ``cmd`` in the sandbox.
 
     ``workdir`` is the kernel's working folder inside (it starts empty);
     ``data_files`` are host files copied there read-only (by name);
     ``ipc_dir`` is bound read-write at the same path; ``tasks`` more
-    processes and threads may run (:func:`process_cap`).
+    processes and threads may run (:func:`process_cap`); the private
+    ``/tmp`` holds at most ``scratch_mb`` MiB.
     """
+    scratch_mb = SCRATCH_MB if scratch_mb is None else scratch_mb
     args = ["prlimit", f"--as={memory_mb * 2**20}",
             f"--cpu={cpu_seconds}", f"--nproc={process_cap(tasks)}",
             "--core=0", "--",
             "bwrap", "--unshare-all", "--die-with-parent",
             "--clearenv"]
+    # never root inside, whoever starts the grader: a user namespace in
+    # which the kernel is nobody, with no capabilities, so no bind can be
+    # remounted writable and no namespace made
+    args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
+             "--disable-userns"]
+    if os.geteuid() == 0:
+        args += ["--cap-drop", "ALL"]
     args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp"]
     for d in _python_dirs():
         args += ["--ro-bind", d, d]
     args += ["--dir", workdir]
@@ -182,6 +196,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         # a signal to the process group would kill bwrap, and the kernel
         # with it: interrupts go as messages (ipykernel signals itself)
         self.kernel_spec.interrupt_mode = "message"
+        # what the kernel writes to its own stdout and stderr (not the
+        # notebook's output, which goes over ZeroMQ) reaches no one: a
+        # learner cannot flood or corrupt the grader's pipes
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        kw["stdin"] = subprocess.DEVNULL
         workdir = os.path.abspath(kw.get("cwd") or os.getcwd())
         wrapped = bwrap_command(
             cmd, workdir, self._ipc_dir, self.data_files,

@@ -54,6 +54,14 @@ __all__ = [
 _np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like']})
 
 
+# The judge (coursekit.judge) while it runs a test cell, else None. In a
+# learner's own notebook the tests run beside the learner's code and these
+# helpers act directly; while a notebook is graded they run in the judge,
+# and what must happen in the learner's kernel (forbidding a reference,
+# binding a name, interrupting a call) is asked of the judge.
+_JUDGE = None
+
+
 # ---------------------------------------------------------------- calling
 
 
@@ -64,6 +72,8 @@ def graded(*items):
     dlcore twin of the item being graded fails with a DelegationError
     that says why (see ``dlcore.guard``).
     """
+    if _JUDGE is not None:
+        return _JUDGE.graded(items)
     return forbid(*items)
 
 
@@ -80,6 +90,13 @@ def time_limit(seconds, what):
     nbgrader runs the kernel); elsewhere the block runs unbounded and
     nbgrader's per-cell timeout is the backstop.
     """
+    if _JUDGE is not None and seconds is not None:
+        try:
+            with _JUDGE.deadline(seconds):
+                yield
+        except _TimeLimit:
+            raise AssertionError(_too_long(seconds, what)) from None
+        return
     usable = (
         hasattr(signal, "SIGALRM")
         and threading.current_thread() is threading.main_thread()
@@ -96,14 +113,16 @@ def time_limit(seconds, what):
     try:
         yield
     except _TimeLimit:
-        raise AssertionError(
-            f"{what} did not finish within {seconds:g} s. Look for a loop "
-            f"that never ends (a condition that never becomes false, or a "
-            f"bound that ignores an argument such as epochs)."
-        ) from None
+        raise AssertionError(_too_long(seconds, what)) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _too_long(seconds, what):
+    return (f"{what} did not finish within {seconds:g} s. Look for a loop "
+            f"that never ends (a condition that never becomes false, or a "
+            f"bound that ignores an argument such as epochs).")
 
 
 def _describe(args, kwargs):
@@ -432,7 +451,13 @@ def substitute(namespace, **objects):
     Grades one item on its own: while ``xor_gate`` is tested, the names
     of the gates it may call are bound to correct ones, so a mistake in a
     gate costs that gate's points only. The old bindings come back after.
+    While a notebook is graded the names are bound in the learner's
+    namespace, to handles of ``objects``, which stay in the judge.
     """
+    if _JUDGE is not None and namespace is _JUDGE.namespace:
+        with _JUDGE.substitute(namespace, objects):
+            yield
+        return
     missing = object()
     saved = {k: namespace.get(k, missing) for k in objects}
     namespace.update(objects)

@@ -27,6 +27,7 @@ reference learner's score.
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -274,3 +275,176 @@ def test_remaining_attacks_get_their_asserted_scores(more_graded):
     scores.setdefault("renamed", 0.0)
     assert scores == {k: float(v) for k, v in MORE_EXPECTED.items()}, (
         more_graded["lines"], logs)
+
+
+# ------------------------------------ attacks judged outside the kernel
+#
+# Issue 13: the test cells run in the judge (coursekit.judge), so a trick
+# played inside the learner's kernel can win nothing. Every learner below
+# hands in the same wrong or_gate (it returns 0: 14 of 16 without any
+# trick, the honest twin "twin"); each adds one trick that took points
+# when the tests ran in the kernel. Graded through the class path
+# (``python -m coursekit grade``, sandboxed), each must score exactly what
+# the twin scores, and no attack may change another learner's score,
+# the course's files or the class run's completion.
+
+WRONG_OR = "def or_gate(x1, x2):\n    return 0\n"
+TRICKS = {
+    # the comparisons' helpers rewritten through the module's __dict__
+    "grading_dict": (
+        "import dlcore.grading as _g\n"
+        "class _Yes(int):\n    def __eq__(self, other): return True\n"
+        "getattr(_g, '__dict__')['call'] = lambda fn, *a, **k: _Yes(1)\n"),
+    # the module replaced in sys.modules by one whose call always agrees
+    "sys_modules": (
+        "import sys, types\n"
+        "_fake = types.ModuleType('dlcore.grading')\n"
+        "class _Yes(int):\n    def __eq__(self, other): return True\n"
+        "_fake.__dict__.update(call=lambda fn, *a, **k: _Yes(1),\n"
+        "    graded=__import__('contextlib').nullcontext,\n"
+        "    substitute=lambda *a, **k: __import__('contextlib')"
+        ".nullcontext(), assert_int01=lambda *a, **k: None)\n"
+        "sys.modules['dlcore.grading'] = _fake\n"),
+    # a daemon thread that keeps re-patching the helpers
+    "thread": (
+        "import threading, time\nimport dlcore.grading as _g\n"
+        "class _Yes(int):\n    def __eq__(self, other): return True\n"
+        "def _patch():\n    while True:\n"
+        "        _g.__dict__['call'] = lambda fn, *a, **k: _Yes(1)\n"
+        "        time.sleep(0.001)\n"
+        "threading.Thread(target=_patch, daemon=True).start()\n"),
+    # an int whose == is always true, returned as the answer
+    "eq_int": (
+        "class _Yes(int):\n    def __eq__(self, other): return True\n"
+        "    __hash__ = int.__hash__\n"
+        "def or_gate(x1, x2):\n    return _Yes(0)\n"),
+    # NumPy's namespace dictionary changed
+    "numpy_dict": (
+        "import numpy\n"
+        "vars(numpy)['array_equal'] = lambda *a, **k: True\n"
+        "vars(numpy)['isclose'] = lambda a, b, **k: numpy.ones("
+        "numpy.shape(a), bool)\n"),
+    # an automagic line the policy cannot parse
+    "automagic": (
+        "time import dlcore.grading as _g; _g.call = "
+        "lambda fn, *a, **k: 1\n"),
+    # the kernel's descriptors: a byte no decoder takes, then a flood
+    "pipe_bytes": (
+        "from random import _os\n"
+        "_os.write(2, b'\\xff\\xfe not utf-8 \\xff')\n"
+        "_os.write(1, b'\\xff' * (8 * 2**20))\n"),
+    # an attempt to make the course's files writable and change them
+    "remount": (
+        "from random import _os\n"
+        "import dlcore\n"
+        "_d = _os.path.dirname(dlcore.__file__)\n"
+        "_os.system('mount -o remount,rw,bind ' + _d + ' ' + _d)\n"
+        "try:\n"
+        "    open(_os.path.join(_d, 'grading.py'), 'a').write('\\n#x\\n')\n"
+        "except OSError:\n    pass\n"),
+}
+# a last cell that prints the kernel's input history: the hidden tests
+# are not in it, since they never ran there
+HISTORY = "print(list(In))\n"
+
+
+def twin_submissions(released, source):
+    import nbformat
+
+    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
+
+    def filled(**override):
+        nb = nbformat.reads(nbformat.writes(released), as_version=4)
+        for item, cell in nbk.answer_cells(nb).items():
+            cell.source = override.get(item, answers[item])
+        return nb
+
+    subs = {"correct": filled(), "twin": filled(or_gate=WRONG_OR)}
+    for name, trick in TRICKS.items():
+        code = trick if name == "eq_int" else WRONG_OR + trick
+        if name == "automagic":  # the magic line is a cell of its own
+            nb = filled(or_gate=WRONG_OR)
+            at = next(i for i, c in enumerate(nb.cells)
+                      if nbk.nbgrader_meta(c).get("grade_id") == "or_gate")
+            nb.cells.insert(at + 1, nbformat.v4.new_code_cell(trick))
+            subs[name] = nb
+            continue
+        subs[name] = filled(or_gate=code)
+    history = filled(or_gate=WRONG_OR)
+    history.cells.append(nbformat.v4.new_code_cell(HISTORY))
+    subs["history"] = history
+    chatty = filled(**{g: answers[g].replace(
+        "\n    return int(", "\n    print('thinking... ' * 50)"
+        "\n    return int(") for g in ("and_gate", "nand_gate", "or_gate")})
+    subs["chatty"] = chatty
+    return subs
+
+
+@pytest.fixture(scope="module")
+def twins_graded(tmp_path_factory):
+    import hashlib
+
+    import nbformat
+
+    import dlcore
+    from coursekit.grade import grade
+    from coursekit.sandbox import sandbox_problem
+
+    if sandbox_problem():
+        pytest.skip(f"no grading sandbox here: {sandbox_problem()}")
+    package = Path(dlcore.__file__).parent
+
+    def fingerprint():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(package.glob("*.py"))}
+
+    before = fingerprint()
+    course, released, source = _released_course(tmp_path_factory, "twins")
+    subs = twin_submissions(released, source)
+    for learner, nb in subs.items():
+        d = course / "submitted" / learner / CHAPTER
+        d.mkdir(parents=True)
+        nbformat.write(nb, str(d / "exercises.ipynb"))
+    lines = []
+    summary = grade(course, CHAPTER, workers=2, log=lines.append)
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    rows = csv.DictReader(open(course / "grades.csv"))
+    return {"dir": course, "summary": summary, "lines": lines,
+            "scores": {r["student_id"]: float(r["score"]) for r in rows},
+            "source": source, "unchanged": fingerprint() == before}
+
+
+@pytest.mark.parametrize("attack", sorted(TRICKS) + ["history"])
+def test_an_attack_scores_what_its_honest_twin_scores(twins_graded, attack):
+    scores = twins_graded["scores"]
+    assert scores["twin"] == 14.0, scores
+    assert scores[attack] == scores["twin"], (attack, scores)
+
+
+def test_the_class_run_survives_every_attack(twins_graded):
+    summary = twins_graded["summary"]
+    assert summary["failed"] == [], twins_graded["lines"]
+    assert summary["learners"] == len(TRICKS) + 4
+    assert twins_graded["scores"]["correct"] == 16.0
+    assert twins_graded["unchanged"], "a learner changed dlcore's files"
+    log = (twins_graded["dir"] / "grading_logs" / CHAPTER /
+           "pipe_bytes.log").read_text()
+    assert len(log) < 400_000
+
+
+def test_correct_code_that_prints_a_lot_keeps_full_points(twins_graded):
+    assert twins_graded["scores"]["chatty"] == 16.0
+
+
+def test_hidden_tests_never_reach_the_learners_kernel(twins_graded):
+    from coursekit.leaks import find_leaks, secret_lines
+    from coursekit.notebooks import HIDDEN
+
+    auto = (twins_graded["dir"] / "autograded" / "history" / CHAPTER /
+            "exercises.ipynb")
+    history = nbk.read(auto).cells[-1]
+    printed = "".join(o.get("text", "") for o in history.outputs)
+    assert "def or_gate" in printed  # the learner's own cells are there
+    hidden = secret_lines(twins_graded["source"], kinds=(HIDDEN,))
+    assert len(hidden) > 20
+    assert not find_leaks(printed, hidden, markers=False), printed[:2000]
