@@ -133,13 +133,14 @@ class JudgeProcess:
     """The grader's handle on one ``python -m coursekit.judge`` process,
     which runs a notebook's test cells against the learner's kernel."""
 
-    def __init__(self, connection_file, log):
+    def __init__(self, connection_file, log, forward=()):
         import subprocess
         import sys
 
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "coursekit.judge", connection_file],
+            [sys.executable, "-m", "coursekit.judge", connection_file,
+             ",".join(forward)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         import threading
@@ -246,7 +247,8 @@ class GradingExecute(Execute):
 
         self._check_assign_resources(resources)
         if self._judge is None or not self._judge.alive():
-            self._judge = JudgeProcess(self.km.connection_file, self.log)
+            self._judge = JudgeProcess(self.km.connection_file, self.log,
+                                       self._items[0])
         outputs = self._judge.run(cell.source,
                                   cell.metadata.nbgrader["grade_id"],
                                   self.timeout or 60)
@@ -255,13 +257,47 @@ class GradingExecute(Execute):
         return cell, self.resources
 
     def preprocess(self, nb, resources, km=None):
+        import tempfile
+
+        from coursekit.notebooks import answer_cells
+
         self._judge = None
-        try:
-            return self._preprocess(nb, resources, km)
-        finally:
-            if self._judge is not None:
-                self._judge.close()
-                self._judge = None
+        self._items = (list(answer_cells(nb)), self._later_items(resources))
+        with tempfile.TemporaryDirectory(prefix="coursekit-dlcore-") as tmp:
+            self._withheld = None
+            if self.sandbox and self.judge:
+                from coursekit import withheld
+
+                self._withheld = str(withheld.build(
+                    tmp + "/dlcore", *self._items))
+            try:
+                return self._preprocess(nb, resources, km)
+            finally:
+                if self._judge is not None:
+                    self._judge.close()
+                    self._judge = None
+
+    def _later_items(self, resources):
+        """Items of the chapters after this one (the source folders that
+        sort after it, beside it)."""
+        from pathlib import Path
+
+        from coursekit.notebooks import answer_cells, read
+
+        assignment = resources.get("nbgrader", {}).get("assignment")
+        if not assignment:
+            return []
+        coursedir = CourseDirectory(config=self.config)
+        src = Path(coursedir.format_path(coursedir.source_directory, ".",
+                                         assignment)).resolve()
+        items = []
+        if not src.parent.is_dir():
+            return items
+        for folder in sorted(src.parent.iterdir()):
+            if folder.is_dir() and folder.name > src.name:
+                for path in sorted(folder.glob("*.ipynb")):
+                    items += list(answer_cells(read(path)))
+        return items
 
     def _preprocess(self, nb, resources, km=None):
         if self.sandbox:
@@ -293,4 +329,5 @@ class GradingExecute(Execute):
             km.memory_limit_mb = self.memory_limit_mb
             km.cpu_time_limit = self.cpu_time_limit
             km.task_limit = self.task_limit
+            km.dlcore_dir = getattr(self, "_withheld", None) or ""
         return km

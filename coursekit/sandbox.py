@@ -128,14 +128,16 @@ def process_cap(allowance):
 
 def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
                   memory_mb=MEMORY_MB, cpu_seconds=CPU_SECONDS,
-                  extra_env=None, tasks=TASKS, scratch_mb=None):
+                  extra_env=None, tasks=TASKS, scratch_mb=None,
+                  dlcore_dir=None):
     """The command that runs ``cmd`` in the sandbox.
 
     ``workdir`` is the kernel's working folder inside (it starts empty);
     ``data_files`` are host files copied there read-only (by name);
     ``ipc_dir`` is bound read-write at the same path; ``tasks`` more
     processes and threads may run (:func:`process_cap`); the private
-    ``/tmp`` holds at most ``scratch_mb`` MiB.
+    ``/tmp`` holds at most ``scratch_mb`` MiB; ``dlcore_dir``, if given,
+    is seen in place of dlcore's folder (``coursekit.withheld``).
     """
     scratch_mb = SCRATCH_MB if scratch_mb is None else scratch_mb
     args = ["prlimit", f"--as={memory_mb * 2**20}",
@@ -155,6 +157,9 @@ def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
              "--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp"]
     for d in _python_dirs():
         args += ["--ro-bind", d, d]
+    if dlcore_dir:
+        args += ["--ro-bind", str(dlcore_dir),
+                 str(Path(dlcore.__file__).resolve().parent)]
     args += ["--dir", workdir]
     for f in data_files:
         args += ["--ro-bind", str(f), os.path.join(workdir,
@@ -186,6 +191,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     data_files = List(
         Unicode(), help="Course files put in the kernel's working folder"
     ).tag(config=True)
+    dlcore_dir = Unicode(
+        "", help="A folder seen in place of dlcore's (coursekit.withheld)"
+    ).tag(config=True)
 
     async def _async_pre_start_kernel(self, **kw):
         self._ipc_dir = tempfile.mkdtemp(prefix="coursekit-kernel-")
@@ -205,7 +213,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         wrapped = bwrap_command(
             cmd, workdir, self._ipc_dir, self.data_files,
             self.memory_limit_mb, self.cpu_time_limit,
-            tasks=self.task_limit)
+            tasks=self.task_limit, dlcore_dir=self.dlcore_dir or None)
         return wrapped, kw
 
     async def _async_cleanup_resources(self, restart=False):

@@ -342,6 +342,19 @@ TRICKS = {
         "try:\n"
         "    open(_os.path.join(_d, 'grading.py'), 'a').write('\\n#x\\n')\n"
         "except OSError:\n    pass\n"),
+    # delegation past the guard: the reference reached through __wrapped__
+    # (its twin imports dlcore's or_gate plainly and scores zero for it)
+    "wrapped": (
+        "import dlcore.perceptron as _P\n"
+        "or_gate = getattr(_P.or_gate, '__wrapped__', _P.or_gate)\n"),
+    # ... or through the garbage collector's list of every object
+    "gc_walk": (
+        "import gc\n"
+        "_refs = [o for o in gc.get_objects() if callable(o) and getattr(o,"
+        " '__name__', '') == 'or_gate' and getattr(o, '__module__', '')"
+        " == 'dlcore.perceptron']\n"
+        "_inner = [getattr(o, '__wrapped__', o) for o in _refs]\n"
+        "if _inner:\n    or_gate = _inner[-1]\n"),
 }
 # a last cell that prints the kernel's input history: the hidden tests
 # are not in it, since they never ran there
@@ -359,7 +372,9 @@ def twin_submissions(released, source):
             cell.source = override.get(item, answers[item])
         return nb
 
-    subs = {"correct": filled(), "twin": filled(or_gate=WRONG_OR)}
+    subs = {"correct": filled(), "twin": filled(or_gate=WRONG_OR),
+            "delegating_twin": filled(
+                or_gate="from dlcore.perceptron import or_gate\n")}
     for name, trick in TRICKS.items():
         code = trick if name == "eq_int" else WRONG_OR + trick
         if name == "automagic":  # the magic line is a cell of its own
@@ -418,13 +433,14 @@ def twins_graded(tmp_path_factory):
 def test_an_attack_scores_what_its_honest_twin_scores(twins_graded, attack):
     scores = twins_graded["scores"]
     assert scores["twin"] == 14.0, scores
+    assert scores["delegating_twin"] == 14.0, scores
     assert scores[attack] == scores["twin"], (attack, scores)
 
 
 def test_the_class_run_survives_every_attack(twins_graded):
     summary = twins_graded["summary"]
     assert summary["failed"] == [], twins_graded["lines"]
-    assert summary["learners"] == len(TRICKS) + 4
+    assert summary["learners"] == len(TRICKS) + 5
     assert twins_graded["scores"]["correct"] == 16.0
     assert twins_graded["unchanged"], "a learner changed dlcore's files"
     log = (twins_graded["dir"] / "grading_logs" / CHAPTER /
