@@ -14,7 +14,8 @@ judged: it can only send data, and the test judges that data.
 
 The judge talks to the kernel through the kernel's own Jupyter channels:
 one ``execute_request`` per test cell starts :func:`dlcore.channel.serve`
-(silent, kept out of the history), and the two ends exchange messages as
+(as a user expression: silent, kept out of the history, past any input
+transformer), and the two ends exchange messages as
 ``input_request`` / ``input_reply`` on the stdin channel.
 
 The grader talks to the judge in JSON lines on the judge's stdin and
@@ -146,9 +147,11 @@ class KernelLink:
     def open(self):
         if self.broken:
             raise Broken(self.broken)
+        # the session runs as a user expression: evaluated as it is, past
+        # the input and AST transformers a learner's cell may register
         msg = self.session.msg("execute_request", {
-            "code": SERVE, "silent": True, "store_history": False,
-            "user_expressions": {}, "allow_stdin": True,
+            "code": "", "silent": True, "store_history": False,
+            "user_expressions": {"coursekit": SERVE}, "allow_stdin": True,
             "stop_on_error": False})
         self.msg_id = msg["header"]["msg_id"]
         self.session.send(self.shell, msg)

@@ -323,17 +323,25 @@ def _top_level_shadowing(tree, checker):
                              f" the tests use; pick another name")
 
 
+UNPARSABLE = "unparsable"
+
+
 def check_source(source):
     """The policy violations of one cell's ``source``, in line order.
 
-    A cell that is not valid Python even after IPython's rewriting has no
-    violations here: it fails with its SyntaxError when it runs.
+    A cell that is not valid Python even after IPython's rewriting (a
+    syntax error, or a line IPython would run as an automagic command such
+    as ``time import x``) is one violation, of rule ``unparsable``: it
+    cannot be checked, so it is not run.
     """
     code = _ipython_to_python(source)
     try:
         tree = ast.parse(code)
-    except SyntaxError:
-        return []
+    except SyntaxError as err:
+        return [Violation(err.lineno or 1, UNPARSABLE,
+                          f"not valid Python ({err.msg}), so it cannot be "
+                          f"checked and is not run (a line IPython would "
+                          f"run as a magic command counts too)")]
     bindings = _Bindings()
     bindings.visit(tree)
     checker = _Checker(bindings)

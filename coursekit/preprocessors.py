@@ -2,11 +2,14 @@
 
 ``EnforcePolicy`` runs among the sanitize preprocessors, after
 ``OverwriteCells`` has restored the test cells and before any cell runs:
-each learner cell that breaks the answer-cell policy
-(:mod:`coursekit.policy`) is replaced by a cell that says which line and
-why, keeps the learner's code as comments, and defines the item as a stub
-that fails its tests with the same reasons. The instructor's report is a
-log warning per violation and a JSON file per notebook under
+it reports each learner cell that breaks the answer-cell policy
+(:mod:`coursekit.policy`) to the instructor; no verdict depends on it,
+since the tests are judged outside the kernel (``GradingExecute``). A
+cell that cannot be parsed (so not checked) is replaced by a cell that
+says which line and why, keeps the learner's code as comments, and
+defines the item as a stub that fails its tests with the same reason
+(``replace_violations`` does that for every violation). The instructor's
+report is a log warning per violation and a JSON file per notebook under
 ``<course>/<report_dir>/<assignment>/<student>__<notebook>.json``
 (``python -m coursekit grade`` prints them).
 """
@@ -14,18 +17,25 @@ log warning per violation and a JSON file per notebook under
 import os
 
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
-from coursekit.policy import (check_source, learner_cells, replacement,
-                              write_report)
+from coursekit.policy import (UNPARSABLE, check_source, learner_cells,
+                              replacement, write_report)
 
 
 class EnforcePolicy(NbGraderPreprocessor):
-    """Replace learner cells that break the policy before anything runs."""
+    """Report learner cells that break the policy; refuse those that
+    cannot be parsed (they cannot be checked)."""
 
     report_dir = Unicode(
         "policy_reports",
         help="Folder (relative to the course root) of the policy reports",
+    ).tag(config=True)
+    replace_violations = Bool(
+        False, help="Also replace (not run) every cell that breaks the "
+                    "policy. Off: the judge's verdicts do not depend on the "
+                    "policy, so it only reports; an unparsable cell is "
+                    "always replaced."
     ).tag(config=True)
 
     def preprocess(self, nb, resources):
@@ -43,7 +53,10 @@ class EnforcePolicy(NbGraderPreprocessor):
             for v in found:
                 self.log.warning("policy: %s %s/%s %s %s", student,
                                  assignment, notebook, label, v)
-            cell.source = replacement(label, cell.source, found, item)
+            refused = [v for v in found if v.rule == UNPARSABLE]
+            if self.replace_violations or refused:
+                cell.source = replacement(label, cell.source,
+                                          refused or found, item)
         root = os.getcwd()  # nbgrader runs in the course root
         path = os.path.join(root, self.report_dir, assignment,
                             f"{student}__{notebook}.json")
@@ -109,7 +122,6 @@ class StripForeignCells(NbGraderPreprocessor):
 
 from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
-from traitlets import Bool, Integer  # noqa: E402
 
 from coursekit import sandbox  # noqa: E402
 from coursekit.sandbox import CPU_SECONDS, MEMORY_MB, TASKS  # noqa: E402
@@ -242,7 +254,18 @@ class GradingExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         if not (self.judge and is_test_cell(cell)):
-            return super().preprocess_cell(cell, resources, index)
+            from nbclient.exceptions import DeadKernelError
+
+            try:
+                out = super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                if not self.judge:
+                    raise
+                self._recover(cell, index)
+                return cell, self.resources
+            if cell.cell_type == "code":
+                self._ran.append(index)
+            return out
         import nbformat
 
         self._check_assign_resources(resources)
@@ -256,12 +279,45 @@ class GradingExecute(Execute):
         cell.execution_count = None
         return cell, self.resources
 
+    def _recover(self, cell, index):
+        """The learner's cell ``index`` ended the kernel: say so in its
+        output, start a new kernel and run the learner's earlier cells
+        again, so that the rest of the notebook is still graded."""
+        import copy
+
+        import nbformat
+        from nbclient.exceptions import DeadKernelError
+        from nbclient.util import run_sync
+
+        self.log.warning("the kernel died in cell %d; starting a new one",
+                         index)
+        cell.outputs.append(nbformat.v4.new_output(
+            "error", ename="KernelDied",
+            evalue="this cell ended the kernel (os._exit, a crash, or more "
+                   "memory than a notebook may use); the cells after it ran "
+                   "in a new kernel, after your earlier cells ran again",
+            traceback=["KernelDied: this cell ended the kernel"]))
+        if self._judge is not None:
+            self._judge.close()
+            self._judge = None
+        run_sync(self.km.restart_kernel)(now=True)
+        run_sync(self.async_start_new_kernel_client)()
+        for i in list(self._ran):
+            replay = copy.deepcopy(self.nb.cells[i])
+            try:
+                super().preprocess_cell(replay, self.resources, i)
+            except DeadKernelError:
+                self._ran.remove(i)  # leave it out; the next one may do
+                run_sync(self.km.restart_kernel)(now=True)
+                run_sync(self.async_start_new_kernel_client)()
+
     def preprocess(self, nb, resources, km=None):
         import tempfile
 
         from coursekit.notebooks import answer_cells
 
         self._judge = None
+        self._ran = []
         self._items = (list(answer_cells(nb)), self._later_items(resources))
         with tempfile.TemporaryDirectory(prefix="coursekit-dlcore-") as tmp:
             self._withheld = None

@@ -8,13 +8,20 @@ the ordinary ipykernel command inside ``bwrap`` with:
 - a read-only system (``/usr``, the Python installation, the virtual
   environment, the ``dlcore`` package), nothing else of the host: no
   source notebooks, no gradebook, no other learner's files;
-- a private, empty ``/tmp`` (also ``HOME``) and a working folder holding
+- never root, whoever starts the grader: ``nobody`` in a user namespace
+  of its own, without capabilities (no bind can be remounted writable);
+- a private, empty ``/tmp`` (also ``HOME``) of at most
+  :data:`SCRATCH_MB` MiB, and a working folder holding
   only the course's own data files of the chapter (never files a learner
   handed in: a ``numpy.py`` beside the notebook is not there);
 - the ZeroMQ channels over ``ipc`` sockets in a folder of its own, the
   only host folder it may write;
-- a memory (address space) and a CPU-time limit per submission, and a
-  cap on the processes and threads a submission may add (``prlimit``;
+- one memory limit for the kernel's whole process tree and its scratch,
+  and one cap on its processes and threads, in a cgroup of its own where
+  one can be had (:mod:`coursekit.cgroups`; as root, or in a delegated
+  cgroup v2 subtree); always, a per-process memory (address space) and a
+  CPU-time limit, and a cap on the processes and threads the grading
+  user may add (``prlimit``;
   see :func:`process_cap`).
 
 Where no sandbox can be built (not Linux, no ``bwrap``, no user
@@ -35,6 +42,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, List, Unicode
 
 import dlcore
+from coursekit.cgroups import KernelCgroup, cgroup_problem
 
 SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
 # what a Python kernel reads under /etc (no passwords, no host names)
@@ -129,7 +137,7 @@ def process_cap(allowance):
 def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
                   memory_mb=MEMORY_MB, cpu_seconds=CPU_SECONDS,
                   extra_env=None, tasks=TASKS, scratch_mb=None,
-                  dlcore_dir=None):
+                  dlcore_dir=None, cgroup=None):
     """The command that runs ``cmd`` in the sandbox.
 
     ``workdir`` is the kernel's working folder inside (it starts empty);
@@ -137,10 +145,13 @@ def bwrap_command(cmd, workdir, ipc_dir, data_files=(),
     ``ipc_dir`` is bound read-write at the same path; ``tasks`` more
     processes and threads may run (:func:`process_cap`); the private
     ``/tmp`` holds at most ``scratch_mb`` MiB; ``dlcore_dir``, if given,
-    is seen in place of dlcore's folder (``coursekit.withheld``).
+    is seen in place of dlcore's folder (``coursekit.withheld``);
+    ``cgroup`` (a :class:`coursekit.cgroups.KernelCgroup`) holds the whole
+    process tree, its memory and tasks.
     """
     scratch_mb = SCRATCH_MB if scratch_mb is None else scratch_mb
-    args = ["prlimit", f"--as={memory_mb * 2**20}",
+    args = list(cgroup.prefix()) if cgroup is not None else []
+    args += ["prlimit", f"--as={memory_mb * 2**20}",
             f"--cpu={cpu_seconds}", f"--nproc={process_cap(tasks)}",
             "--core=0", "--",
             "bwrap", "--unshare-all", "--die-with-parent",
@@ -196,6 +207,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     ).tag(config=True)
 
     async def _async_pre_start_kernel(self, **kw):
+        self._release()  # a restart: the last kernel's folder and cgroup
         self._ipc_dir = tempfile.mkdtemp(prefix="coursekit-kernel-")
         self.transport = "ipc"
         self.ip = os.path.join(self._ipc_dir, "kernel")
@@ -210,16 +222,30 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         kw["stdin"] = subprocess.DEVNULL
         workdir = os.path.abspath(kw.get("cwd") or os.getcwd())
+        self._cgroup = None
+        if cgroup_problem() is None:
+            # one limit for the whole tree and its scratch, for root too
+            self._cgroup = KernelCgroup(self.memory_limit_mb,
+                                        self.task_limit)
         wrapped = bwrap_command(
             cmd, workdir, self._ipc_dir, self.data_files,
             self.memory_limit_mb, self.cpu_time_limit,
-            tasks=self.task_limit, dlcore_dir=self.dlcore_dir or None)
+            tasks=self.task_limit, dlcore_dir=self.dlcore_dir or None,
+            cgroup=self._cgroup)
         return wrapped, kw
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
-        if not restart and getattr(self, "_ipc_dir", None):
+        if not restart:
+            self._release()
+
+    def _release(self):
+        if getattr(self, "_ipc_dir", None):
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
+            self._ipc_dir = None
+        if getattr(self, "_cgroup", None) is not None:
+            self._cgroup.remove()
+            self._cgroup = None
 
 
 def course_data_files(source_dir, ignore=()):

@@ -8,19 +8,22 @@ an attack and its asserted score (ch01: 16 points; each gate 2, of which
 | learner     | attack                                                   | score |
 |-------------|----------------------------------------------------------|-------|
 | ref         | none: the reference solution                             | 16    |
-| transformer | and_gate cell registers an IPython input transformer     | 12    |
-|             | (would turn every later cell into `pass`); or_gate wrong |       |
-| patcher     | or_gate cell, correct, also sets `np.allclose = ...`     | 14    |
-| custom_exc  | nand_gate cell calls `set_custom_exc` / overrides        | 14    |
+| transformer | and_gate cell registers an IPython input transformer     | 2     |
+|             | (turns every later cell into `pass`): only its own later |       |
+|             | answer cells are lost; the tests are judged elsewhere    |       |
+| patcher     | or_gate cell, correct, also sets `np.allclose = ...`     | 16    |
+| custom_exc  | nand_gate cell calls `set_custom_exc` / overrides        | 16    |
 |             | `showtraceback` to hide failures                         |       |
 | evader      | and_gate returns bools and its cell rebinds `np.bool_`   | 15    |
-|             | through an alias the syntax check can't follow: the      |       |
-|             | locked module refuses at run time                        |       |
+|             | through an alias (the locked module refuses, and the     |       |
+|             | judge sees bools anyway)                                 |       |
 | warner      | correct gates that emit a RuntimeWarning on every call   | 16    |
-| reader      | train_perceptron cell reads files with `open` / `os`     | 8     |
+| reader      | train_perceptron cell reads files with `open` / `os`     | 16    |
+|             | (nothing to read in the sandbox)                         |       |
 
-The policy cases score zero for the item, the feedback names line and
-reason, and the instructor's report lists them; no attack changes the
+Since the tests are judged outside the learner's kernel (issue 13), a
+correct answer keeps its points whatever else its cell does; the policy
+reports the constructs to the instructor; no attack changes the
 reference learner's score.
 """
 
@@ -42,8 +45,8 @@ CHAPTER = "ch01_perceptrons"
 TRANSFORMER = (
     "get_ipython().input_transformers_cleanup.append(\n"
     "    lambda lines: ['pass\\n'])\n")
-EXPECTED = {"ref": 16, "transformer": 12, "patcher": 14, "custom_exc": 14,
-            "evader": 15, "warner": 16, "reader": 8}
+EXPECTED = {"ref": 16, "transformer": 2, "patcher": 16, "custom_exc": 16,
+            "evader": 15, "warner": 16, "reader": 16}
 POLICY_HITS = {"transformer": "and_gate", "patcher": "or_gate",
                "custom_exc": "nand_gate", "reader": "train_perceptron"}
 
@@ -122,8 +125,7 @@ def test_every_attack_gets_its_asserted_score(graded_class):
         graded_class["log"][-3000:])
 
 
-def test_policy_violations_are_reported_to_instructor_and_learner(
-        graded_class):
+def test_policy_violations_are_reported_to_the_instructor(graded_class):
     course = graded_class["dir"]
     reports = {p.name.split("__")[0]: json.loads(p.read_text()) for p in
                (course / "policy_reports" / CHAPTER).glob("*.json")}
@@ -135,8 +137,8 @@ def test_policy_violations_are_reported_to_instructor_and_learner(
         assert f"policy: {learner}" in graded_class["log"]
         page = (course / "feedback" / learner / CHAPTER /
                 "exercises.html").read_text()
-        assert "breaks the grading policy" in page
-        assert f"line {found[item][0]['line']}" in page
+        # a report, not a verdict: the cell ran and was judged
+        assert "breaks the grading policy" not in page
 
 
 def test_runtime_lock_and_visible_warnings(graded_class):

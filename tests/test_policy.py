@@ -43,6 +43,9 @@ BAD = {
     "def isinstance(*a):\n    return True": "built-in",
     "np = None": "module",
     "x = ().__class__.__base__.__subclasses__()": "__class__",
+    # cannot be parsed, so cannot be checked: refused, not let through
+    "def and_gate(x1, x2)\n    return 1": "not valid Python",
+    "time import dlcore.grading as g; g.call = None": "not valid Python",
 }
 
 
@@ -64,7 +67,6 @@ GOOD = [
     "from dlcore.perceptron import train_perceptron",  # the guard's job
     "import math, itertools, warnings\nfrom collections import OrderedDict",
     "while True:\n    pass",
-    "def and_gate(x1, x2)\n    return 1",  # a SyntaxError: fails when run
 ]
 
 

@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import coursekit.sandbox as sb
+from coursekit.cgroups import KernelCgroup, cgroup_problem
 from coursekit.preprocessors import GradingExecute, SandboxUnavailable
 from coursekit.sandbox import (SandboxedKernelManager, bwrap_command,
                                course_data_files, sandbox_problem)
@@ -226,3 +227,82 @@ def test_a_fork_bomb_stops_at_the_task_cap(monkeypatch):
         assert int(uncapped.stdout) == 500  # outside: no such cap
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------ the kernel's cgroup
+
+needs_cgroup = pytest.mark.skipif(
+    cgroup_problem() is not None,
+    reason=f"no cgroup for a kernel here: {cgroup_problem()}")
+
+# three processes of about 200 MiB each, touched page by page
+HOGS = """
+import os, time
+kids = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(200 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(3)
+        os._exit(0)
+    kids.append(pid)
+print(sum(os.waitpid(p, 0)[1] != 0 for p in kids))
+"""
+
+
+def _in_cgroup(script, memory_mb, tasks, tmp_path):
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        pytest.skip(f"no {python} to run inside the sandbox")
+    (tmp_path / "ipc").mkdir()
+    cg = KernelCgroup(memory_mb, tasks)
+    try:
+        cmd = sb.bwrap_command([python, "-c", script],
+                               str(tmp_path / "w"), str(tmp_path / "ipc"),
+                               memory_mb=4096, tasks=10_000, cgroup=cg)
+        return subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        cg.remove()
+        assert not any(f.exists() for f in cg.folders)
+
+
+@needs_sandbox
+@needs_cgroup
+def test_the_memory_limit_covers_the_whole_process_tree(monkeypatch,
+                                                       tmp_path):
+    monkeypatch.setattr(sb, "_python_dirs", lambda: [])
+    # 600 MiB in three processes, each far below the per-process limit
+    proc = _in_cgroup(HOGS, 400, 64, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 1, "no process was stopped at 400 MiB"
+    (tmp_path / "b").mkdir()
+    roomy = _in_cgroup(HOGS, 2048, 64, tmp_path / "b")
+    assert int(roomy.stdout) == 0, roomy.stderr  # the same, with room
+
+
+@needs_sandbox
+@needs_cgroup
+def test_the_task_limit_holds_for_root_too(monkeypatch, tmp_path):
+    monkeypatch.setattr(sb, "_python_dirs", lambda: [])
+    proc = _in_cgroup(FORKS, 2048, 64, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) < 64, proc.stdout
+
+
+@needs_sandbox
+@needs_cgroup
+def test_the_scratch_counts_against_the_memory_limit(monkeypatch, tmp_path):
+    monkeypatch.setattr(sb, "_python_dirs", lambda: [])
+    script = ("data = b'x' * 2**20\nn = 0\n"
+              "try:\n    with open('/tmp/f', 'wb') as f:\n"
+              "        for n in range(250):\n            f.write(data)\n"
+              "            f.flush()\nexcept OSError:\n    pass\n"
+              "block = bytearray(150 * 2**20)\n"
+              "for i in range(0, len(block), 4096):\n    block[i] = 1\n"
+              "print('alive')\n")
+    proc = _in_cgroup(script, 300, 64, tmp_path)
+    # 250 MiB of scratch plus 150 MiB of memory do not fit in 300 MiB
+    assert "alive" not in proc.stdout, (proc.returncode, proc.stderr)
