@@ -51,15 +51,18 @@ POLICY_HITS = {"transformer": "and_gate", "patcher": "or_gate",
                "custom_exc": "nand_gate", "reader": "train_perceptron"}
 
 
-def submissions(released, source):
-    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
+def _filler(released, source):
+    """``(answers, filled)``: the reference answers, and a function that
+    makes a submission from the release with some answers overridden."""
+    import nbformat
 
-    def filled(**override):
-        import nbformat
-        nb = nbformat.reads(nbformat.writes(released), as_version=4)
-        for item, cell in nbk.answer_cells(nb).items():
-            cell.source = override.get(item, answers[item])
-        return nb
+    answers, filled = _filler(released, source)
+
+    return answers, filled
+
+
+def submissions(released, source):
+    answers, filled = _filler(released, source)
 
     warn = ("\n    np.exp(np.float32(1000.0))  # overflows: a RuntimeWarning"
             "\n    return int(")
@@ -183,13 +186,7 @@ MORE_EXPECTED = {"ref2": 16, "dup": 14, "retyped": 14, "fakegrade": 16,
 def more_submissions(released, source):
     import nbformat
 
-    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
-
-    def filled(**override):
-        nb = nbformat.reads(nbformat.writes(released), as_version=4)
-        for item, cell in nbk.answer_cells(nb).items():
-            cell.source = override.get(item, answers[item])
-        return nb
+    answers, filled = _filler(released, source)
 
     def find(nb, gid):
         return next(i for i, c in enumerate(nb.cells)
@@ -366,13 +363,7 @@ HISTORY = "print(list(In))\n"
 def twin_submissions(released, source):
     import nbformat
 
-    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
-
-    def filled(**override):
-        nb = nbformat.reads(nbformat.writes(released), as_version=4)
-        for item, cell in nbk.answer_cells(nb).items():
-            cell.source = override.get(item, answers[item])
-        return nb
+    answers, filled = _filler(released, source)
 
     subs = {"correct": filled(), "twin": filled(or_gate=WRONG_OR),
             "delegating_twin": filled(
@@ -440,6 +431,10 @@ def test_an_attack_scores_what_its_honest_twin_scores(twins_graded, attack):
 
 
 def test_the_class_run_survives_every_attack(twins_graded):
+    scores = twins_graded["scores"]
+    print("\nattack           twin  attack")
+    for name in sorted(TRICKS) + ["history"]:
+        print(f"{name:16s} {scores['twin']:5.0f} {scores[name]:7.0f}")
     summary = twins_graded["summary"]
     assert summary["failed"] == [], twins_graded["lines"]
     assert summary["learners"] == len(TRICKS) + 5
