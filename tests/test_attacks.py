@@ -56,7 +56,13 @@ def _filler(released, source):
     makes a submission from the release with some answers overridden."""
     import nbformat
 
-    answers, filled = _filler(released, source)
+    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
+
+    def filled(**override):
+        nb = nbformat.reads(nbformat.writes(released), as_version=4)
+        for item, cell in nbk.answer_cells(nb).items():
+            cell.source = override.get(item, answers[item])
+        return nb
 
     return answers, filled
 
@@ -170,7 +176,8 @@ def test_runtime_lock_and_visible_warnings(graded_class):
 # | fakegrade  | an extra cell claiming to be a 100-point test          | 16    |
 # | kernelspec | notebook's kernelspec changed to another kernel        | 16    |
 # | membomb    | and_gate cell allocates 64 GiB before its def          | 14    |
-# | osexit     | nand_gate cell calls os._exit(0) (policy: zero)        | 14    |
+# | osexit     | nand_gate cell calls os._exit(0): a new kernel grades  | 14    |
+# |            | the rest, after the earlier cells run again            |       |
 # | fakepass   | and_gate wrong, prints fake "passed" lines             | 14    |
 # | nan        | or_gate returns NaN                                    | 14    |
 # | inf        | nand_gate returns inf                                  | 14    |
