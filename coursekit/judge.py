@@ -188,6 +188,10 @@ class KernelLink:
         self.broken = ("your notebook's kernel did not finish a grading "
                        "step (a call that never returns?)")
 
+    def disconnect(self):
+        """Close the sockets (the kernel goes on)."""
+        self.context.destroy(linger=0)
+
     # -- waiting
 
     def deadline(self):
@@ -477,12 +481,15 @@ def main(argv=None):
     sys.stdout = sys.stderr
     forward = argv[1].split(",") if len(argv) > 1 and argv[1] else ()
     judge = Judge(argv[0], forward)
-    for line in sys.stdin:
-        job = json.loads(line)
-        outputs = judge.run_cell(job["source"], job.get("name", "test"),
-                                 job.get("timeout", 60))
-        replies.write(json.dumps({"outputs": outputs}) + "\n")
-        replies.flush()
+    try:
+        for line in sys.stdin:
+            job = json.loads(line)
+            outputs = judge.run_cell(job["source"], job.get("name", "test"),
+                                     job.get("timeout", 60))
+            replies.write(json.dumps({"outputs": outputs}) + "\n")
+            replies.flush()
+    finally:
+        judge.link.disconnect()
     return 0
 
 

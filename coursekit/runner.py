@@ -6,6 +6,7 @@ one shared namespace; a test cell fails when it raises or writes to
 stderr, as nbgrader scores it. ``answers`` replaces answer cells' code.
 """
 
+import atexit
 import contextlib
 import io
 import traceback
@@ -44,4 +45,67 @@ def run_inprocess(nb, answers=None):
             ).strip()
         if meta.get("grade"):
             results[meta["grade_id"]] = (ok, message)
+    return results
+
+
+# ------------------------------------------------------ through the judge
+
+_KERNEL = {}
+
+
+def _judged_kernel():
+    """One kernel (with the grading kernel's setup) and its judge, kept for
+    the whole process; each run starts from an empty namespace."""
+    from jupyter_client import KernelManager
+
+    from coursekit.judge import Judge
+    from coursekit.preprocessors import KERNEL_SETUP
+
+    km = _KERNEL.get("km")
+    if km is None or not km.is_alive():
+        km = KernelManager()
+        km.start_kernel(extra_arguments=[
+            f"--IPKernelApp.exec_lines={KERNEL_SETUP}"])
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        _KERNEL.update(km=km, kc=kc, judge=Judge(km.connection_file))
+        atexit.register(_stop_judged_kernel)
+    return _KERNEL["kc"], _KERNEL["judge"]
+
+
+def _stop_judged_kernel():
+    if "km" in _KERNEL:
+        _KERNEL["judge"].link.disconnect()
+        _KERNEL["kc"].stop_channels()
+        _KERNEL["km"].shutdown_kernel(now=True)
+        _KERNEL.clear()
+
+
+def run_judged(nb, answers=None, timeout=60):
+    """:func:`run_inprocess`'s results, with the notebook run as it is
+    graded: answer cells in a kernel, test cells in the judge
+    (``coursekit.judge``), which reaches the learner's code only through
+    the data-only channel."""
+    from coursekit.preprocessors import is_test_cell
+
+    answers = answers or {}
+    kc, judge = _judged_kernel()
+    kc.execute_interactive("get_ipython().reset(new_session=False)",
+                           timeout=timeout, output_hook=lambda m: None)
+    results = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = nbgrader_meta(cell)
+        source = answers.get(meta.get("grade_id"), cell.source)
+        if not is_test_cell(cell):
+            kc.execute_interactive(source, timeout=timeout,
+                                   output_hook=lambda m: None)
+            continue
+        outputs = judge.run_cell(source, meta["grade_id"], timeout)
+        errors = [o for o in outputs if o["output_type"] == "error"]
+        message = (f"{errors[0]['ename']}: {errors[0]['evalue']}"
+                   if errors else "")
+        results[meta["grade_id"]] = (not errors, message)
     return results

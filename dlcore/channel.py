@@ -111,20 +111,69 @@ def _dtype(text):
     return dt
 
 
+def _byte_bounds(a):
+    try:
+        from numpy.lib.array_utils import byte_bounds
+    except ImportError:  # NumPy 1.x
+        byte_bounds = np.byte_bounds
+    return byte_bounds(a)
+
+
+def _array_body(a):
+    """An array's wire form. A view that is not C-contiguous (a transposed
+    array, a slice with steps) keeps its layout: the bytes it spans go
+    with its strides, so ``x.ravel()`` copies there as it does here."""
+    dt = _dtype(a.dtype)
+    out = {"A": dt.str, "shape": list(a.shape)}
+    if a.flags.c_contiguous or a.size == 0 or not hasattr(a, "ctypes"):
+        out["b"] = _b64(np.ascontiguousarray(a).tobytes())
+        return out
+    lo, hi = _byte_bounds(a)
+    if hi - lo > 16 * a.nbytes + 4096:  # a sparse view of a large array
+        out["b"] = _b64(np.ascontiguousarray(a).tobytes())
+        return out
+    import ctypes
+
+    out["b"] = _b64(ctypes.string_at(lo, hi - lo))
+    out["strides"] = list(a.strides)
+    out["offset"] = a.__array_interface__["data"][0] - lo
+    return out
+
+
+def _array_from(tree):
+    """The array of :func:`_array_body`'s form; NumPy itself checks that
+    the strides stay inside the bytes received."""
+    dt = _dtype(tree["A"])
+    shape = tuple(int(n) for n in tree["shape"])
+    raw = base64.b64decode(tree["b"])
+    if "strides" not in tree:
+        if len(raw) != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
+            raise ChannelError("an array whose bytes do not fit its shape")
+        return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+    strides = tuple(int(n) for n in tree["strides"])
+    try:
+        return np.ndarray(shape, dtype=dt, buffer=bytearray(raw),
+                          offset=int(tree.get("offset", 0)), strides=strides)
+    except (TypeError, ValueError) as err:
+        raise ChannelError(f"an array that does not fit its bytes: {err}")
+
+
 class Remote:
     """An object of the other side, reached through requests.
 
     Calls, attribute reads and writes, ``[]``, ``len``, ``bool``, ``in``
-    and iteration go to the other side; everything else is local and
+    and iteration go to the other side (a bound method once: it is kept
+    for the next call); everything else is local and
     plain: ``==`` is identity, ``repr`` names the type, and special
     (``__dunder__``) attributes are never asked for, so NumPy and Python
     cannot be led to read memory or run code through them.
     """
 
     __slots__ = ("_endpoint", "_hid", "_kind", "_type", "_name",
-                 "__weakref__")
+                 "_methods", "__weakref__")
 
     def __init__(self, endpoint, hid, kind, type_name, name):
+        object.__setattr__(self, "_methods", {})
         object.__setattr__(self, "_endpoint", endpoint)
         object.__setattr__(self, "_hid", hid)
         object.__setattr__(self, "_kind", kind)
@@ -137,9 +186,15 @@ class Remote:
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._ask("getattr", n=name)
+        if name in self._methods:  # a bound method, asked for before
+            return self._methods[name]
+        value = self._ask("getattr", n=name)
+        if isinstance(value, Remote) and value._type == "method":
+            self._methods[name] = value
+        return value
 
     def __setattr__(self, name, value):
+        self._methods.pop(name, None)
         self._ask("setattr", n=name, v=value)
 
     def __call__(self, *args, **kwargs):
@@ -280,9 +335,7 @@ class Endpoint:
 
     def _encode_body(self, value, seen):
         if isinstance(value, np.ndarray):
-            dt = _dtype(value.dtype)
-            raw = np.ascontiguousarray(value).tobytes()
-            return {"A": dt.str, "shape": list(value.shape), "b": _b64(raw)}
+            return _array_body(value)
         if isinstance(value, list):
             return {"L": [self.encode(v, seen) for v in value]}
         if isinstance(value, dict):
@@ -387,14 +440,14 @@ class Endpoint:
         sid = str(tree["id"])
         local = self.shared.get(sid)
         if "A" in tree:
-            dt = _dtype(tree["A"])
-            shape = tuple(int(n) for n in tree["shape"])
-            raw = base64.b64decode(tree["b"])
-            if len(raw) != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
-                raise ChannelError("an array whose bytes do not fit its "
-                                   "shape")
-            new = np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+            new = _array_from(tree)
             if isinstance(local, np.ndarray):
+                if (local.shape != new.shape and local.size == new.size
+                        and local.dtype == new.dtype):
+                    try:  # reshaped in place there (x.shape = ...)
+                        local.shape = new.shape
+                    except AttributeError:
+                        pass
                 if local.shape == new.shape and local.dtype == new.dtype:
                     if local.flags.writeable:
                         local[...] = new

@@ -27,3 +27,15 @@ def unsandboxed_fallback():
 
     warnings.warn(f"grading tests run without the sandbox: {problem}")
     return "c.GradingExecute.sandbox = False\n"
+
+
+@pytest.fixture(params=["in-process", "judged"])
+def run(request):
+    """The runner of an exercise notebook's cells: in this process (the
+    tests beside the answers, as in a learner's own notebook), and as the
+    notebook is graded (answers in a kernel, tests in the judge, talking
+    over the data-only channel). Fairness and sharpness must hold both
+    ways."""
+    from coursekit.runner import run_inprocess, run_judged
+
+    return run_inprocess if request.param == "in-process" else run_judged

@@ -13,7 +13,6 @@ from exercise_checks import assert_all_pass, assert_fails_as_planned
 from exercise_checks import code as _src, function as _fn
 
 from coursekit.notebooks import read
-from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "ch02_activations" / "exercises.ipynb"
@@ -224,19 +223,19 @@ def nb():
     return read(SOURCE)
 
 
-def test_reference_solution_passes_everything(nb):
-    results = run_inprocess(nb)
+def test_reference_solution_passes_everything(nb, run):
+    results = run(nb)
     assert len(results) == 13
     assert all(ok for ok, _ in results.values()), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(nb, name):
-    assert_all_pass(run_inprocess(nb, CORRECT[name]))
+def test_correct_answers_of_any_style_pass(nb, name, run):
+    assert_all_pass(run(nb, CORRECT[name]))
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(nb, name):
+def test_plausible_mistakes_fail_with_a_teaching_message(nb, name, run):
     answers, must_fail = WRONG[name]
-    assert_fails_as_planned(run_inprocess(nb, answers), answers,
+    assert_fails_as_planned(run(nb, answers), answers,
                             must_fail, name)

@@ -17,7 +17,6 @@ from exercise_checks import code as _src
 
 from coursekit.notebooks import read
 from coursekit.policy import check_source
-from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH05 = ROOT / "solutions" / "ch05_backprop" / "exercises.ipynb"
@@ -691,15 +690,15 @@ def ch05():
     return read(CH05)
 
 
-def test_reference_solution_passes_everything(ch05):
-    results = run_inprocess(ch05)
+def test_reference_solution_passes_everything(ch05, run):
+    results = run(ch05)
     assert len(results) == 21
     assert all(ok for ok, _ in results.values()), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch05, name):
-    assert_all_pass(run_inprocess(ch05, CORRECT[name]))
+def test_correct_answers_of_any_style_pass(ch05, name, run):
+    assert_all_pass(run(ch05, CORRECT[name]))
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
@@ -711,7 +710,7 @@ def test_correct_answers_pass_the_answer_cell_policy(name):
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch05, name):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch05, name, run):
     answers, must_fail = WRONG[name]
-    assert_fails_as_planned(run_inprocess(ch05, answers), answers,
+    assert_fails_as_planned(run(ch05, answers), answers,
                             must_fail, name)

@@ -16,7 +16,6 @@ import pytest
 from exercise_checks import code as _src, failures as _failed
 
 from coursekit.notebooks import read
-from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH06 = ROOT / "solutions" / "ch06_training" / "exercises.ipynb"
@@ -544,25 +543,25 @@ def ch06():
     return nb
 
 
-def test_source_answers_pass_everything(ch06):
-    results = run_inprocess(ch06)
+def test_source_answers_pass_everything(ch06, run):
+    results = run(ch06)
     assert len(results) == 25 and not _failed(results), _failed(results)
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch06, name):
+def test_correct_answers_of_any_style_pass(ch06, name, run):
     answers = CORRECT[name]
     if answers == "dlcore":
         answers = _dlcore_answers()
-    failed = _failed(run_inprocess(ch06, answers))
+    failed = _failed(run(ch06, answers))
     assert not failed, failed
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch06, name):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch06, name, run):
     make, must_fail = WRONG[name]
     answers = make()
-    failed = _failed(run_inprocess(ch06, answers))
+    failed = _failed(run(ch06, answers))
     for grade_id, pattern in must_fail.items():
         assert grade_id in failed, f"{grade_id} passed {name!r}"
         assert re.search(pattern, failed[grade_id]), (grade_id,
@@ -574,8 +573,8 @@ def test_plausible_mistakes_fail_with_a_teaching_message(ch06, name):
 
 
 @pytest.mark.parametrize("item", sorted(DELEGATE))
-def test_delegating_to_dlcore_scores_zero_for_that_item(ch06, item):
-    failed = _failed(run_inprocess(ch06, {item: DELEGATE[item]}))
-    cells = [k for k in run_inprocess(ch06) if k.startswith(f"test_{item}_")]
+def test_delegating_to_dlcore_scores_zero_for_that_item(ch06, item, run):
+    failed = _failed(run(ch06, {item: DELEGATE[item]}))
+    cells = [k for k in run(ch06) if k.startswith(f"test_{item}_")]
     assert cells and set(failed) == set(cells), failed
     assert all("delegating to dlcore" in failed[k] for k in cells), failed

@@ -15,7 +15,6 @@ from exercise_checks import assert_all_pass, assert_fails_as_planned
 from exercise_checks import code as _src
 
 from coursekit.notebooks import read
-from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH07 = ROOT / "solutions" / "ch07_cnn" / "exercises.ipynb"
@@ -478,29 +477,29 @@ def ch07():
     return read(CH07)
 
 
-def test_reference_solution_passes_everything(ch07):
-    results = run_inprocess(ch07)
+def test_reference_solution_passes_everything(ch07, run):
+    results = run(ch07)
     assert len(results) == 20
     assert all(ok for ok, _ in results.values()), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch07, name):
-    assert_all_pass(run_inprocess(ch07, CORRECT[name]))
+def test_correct_answers_of_any_style_pass(ch07, name, run):
+    assert_all_pass(run(ch07, CORRECT[name]))
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch07, name):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch07, name, run):
     answers, must_fail = WRONG[name]
-    assert_fails_as_planned(run_inprocess(ch07, answers), answers,
+    assert_fails_as_planned(run(ch07, answers), answers,
                             must_fail, name)
 
 
-def test_a_wrong_im2col_does_not_cost_the_layers_points(ch07):
+def test_a_wrong_im2col_does_not_cost_the_layers_points(ch07, run):
     # the source's Convolution and Pooling call the global im2col/col2im
     answers = {"im2col": _im2col(axes="0, 2, 3, 4, 5, 1"),
                "col2im": _col2im_windows(op="=")}
-    results = run_inprocess(ch07, answers)
+    results = run(ch07, answers)
     for grade_id, (ok, message) in results.items():
         if grade_id.startswith(("test_Convolution", "test_Pooling")):
             assert ok, (grade_id, message)

@@ -13,7 +13,6 @@ import textwrap
 import pytest
 
 from coursekit.notebooks import read
-from coursekit.runner import run_inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 CH08 = ROOT / "solutions" / "ch08_gpu" / "exercises.ipynb"
@@ -195,23 +194,23 @@ def _failing(results):
     return {gid for gid, (ok, _) in results.items() if not ok}
 
 
-def test_reference_solution_passes(nb):
-    results = run_inprocess(nb)
+def test_reference_solution_passes(nb, run):
+    results = run(nb)
     assert results.keys() == ALL
     assert not _failing(results), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_styles_pass(nb, name):
-    results = run_inprocess(nb, {"LossScaler": CORRECT[name]})
+def test_correct_styles_pass(nb, name, run):
+    results = run(nb, {"LossScaler": CORRECT[name]})
     assert not _failing(results), {
         k: m for k, (ok, m) in results.items() if not ok}
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_mistakes_fail_the_intended_cells(nb, name):
+def test_mistakes_fail_the_intended_cells(nb, name, run):
     source, cells, pattern = MISTAKES[name]
-    results = run_inprocess(nb, {"LossScaler": source})
+    results = run(nb, {"LossScaler": source})
     assert _failing(results) == cells, {
         k: m for k, (ok, m) in results.items() if not ok}
     for gid in cells:

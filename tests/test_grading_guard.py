@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from coursekit.notebooks import read
-from coursekit.runner import run_inprocess
 from dlcore import grading
 from dlcore.guard import DelegationError
 from dlcore.perceptron import and_gate as dl_and_gate
@@ -324,24 +323,24 @@ def ch01():
     return read(CH01)
 
 
-def test_reference_solution_passes_everything(ch01):
-    results = run_inprocess(ch01)
+def test_reference_solution_passes_everything(ch01, run):
+    results = run(ch01)
     assert results and all(ok for ok, _ in results.values()), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch01, name):
-    results = run_inprocess(ch01, CORRECT[name])
+def test_correct_answers_of_any_style_pass(ch01, name, run):
+    results = run(ch01, CORRECT[name])
     failed = {k: m for k, (ok, m) in results.items() if not ok}
     assert not failed, failed
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch01, name):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch01, name, run):
     import re
 
     answers, must_fail = WRONG[name]
-    results = run_inprocess(ch01, answers)
+    results = run(ch01, answers)
     for grade_id, pattern in must_fail.items():
         ok, message = results[grade_id]
         assert not ok, f"{grade_id} passed {name!r}"
