@@ -14,20 +14,25 @@ import traceback
 from coursekit.notebooks import nbgrader_meta
 
 
+def _code_cells(nb, answers):
+    """``(cell, nbgrader metadata, source to run)`` of each code cell,
+    an answer cell's source replaced by ``answers[item]`` if given."""
+    answers = answers or {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            meta = nbgrader_meta(cell)
+            yield cell, meta, answers.get(meta.get("grade_id"), cell.source)
+
+
 def run_inprocess(nb, answers=None):
     """``{test grade_id: (passed, message)}`` after running every cell.
 
     ``answers``: ``{item: source}`` to run instead of the answer cell of
     ``item``. The namespace is fresh for each call.
     """
-    answers = answers or {}
     ns = {"__name__": "__main__"}
     results = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = nbgrader_meta(cell)
-        source = answers.get(meta.get("grade_id"), cell.source)
+    for cell, meta, source in _code_cells(nb, answers):
         err = io.StringIO()
         message = ""
         try:
@@ -89,16 +94,11 @@ def run_judged(nb, answers=None, timeout=60):
     the data-only channel."""
     from coursekit.preprocessors import is_test_cell
 
-    answers = answers or {}
     kc, judge = _judged_kernel()
     kc.execute_interactive("get_ipython().reset(new_session=False)",
                            timeout=timeout, output_hook=lambda m: None)
     results = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = nbgrader_meta(cell)
-        source = answers.get(meta.get("grade_id"), cell.source)
+    for cell, meta, source in _code_cells(nb, answers):
         if not is_test_cell(cell):
             kc.execute_interactive(source, timeout=timeout,
                                    output_hook=lambda m: None)
