@@ -20,6 +20,7 @@ by calling the forbidden reference inside the block.
 
 import builtins
 import contextlib
+import re
 import signal
 import sys
 import threading
@@ -164,9 +165,36 @@ def call(fn, *args, item=None, seconds=None, **kwargs):
                 except Exception as err:
                     raise AssertionError(
                         f"{what} raised {type(err).__name__}: {err}"
+                        + _signature_hint(err, name)
                     ) from None
     finally:
         _pass_on(seen, what)
+
+
+def _signature_hint(err, name):
+    """For a ``TypeError`` about the call's arguments: which point of the
+    contract the signature misses (code copied from the book often lacks
+    a parameter the course's contract adds, such as ``rng`` or ``eps``)."""
+    if not isinstance(err, TypeError):
+        return ""
+    text = str(err)
+    for pattern, what in (
+            (r"unexpected keyword argument '(\w+)'", "a parameter"),
+            (r"missing \d+ required positional arguments?: '(\w+)'",
+             "the argument"),
+            (r"takes (?:from )?\d+ (?:to \d+ )?positional arguments? but",
+             None)):
+        found = re.search(pattern, text)
+        if found is None:
+            continue
+        if what is None:
+            return (f"; the course's contract (API.md) says which arguments "
+                    f"{name} takes and in what order: compare your "
+                    f"signature with it")
+        return (f"; the course's contract (API.md) gives {name} {what} "
+                f"{found.group(1)!r}: code copied from the book may not "
+                f"have it, so check your signature against the contract")
+    return ""
 
 
 _ORIGINAL_SHOWWARNMSG = getattr(warnings, "_showwarnmsg_impl", None)
