@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv book test test-gpu bench bench-gpu release grade clean
+.PHONY: help venv book test test-gpu bench bench-gpu release grade check clean
 
 help:
 	@echo "make book      build the HTML book into _build/html"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-gpu time NumPy against CuPy (CPU figures only without a GPU)"
 	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
 	@echo "make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=...]  autograde a class, sandboxed, in parallel"
+	@echo "make check NB=chapters/ch05_backprop/exercises.ipynb  grade your own notebook with the hidden tests (ALL=1: every chapter)"
 	@echo "make clean     remove the built book and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -57,6 +58,11 @@ WORKERS ?= 2
 grade: $(VENV)/.installed-course
 	@test -n "$(CHAPTER)" || { echo "usage: make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=postgresql+psycopg2://...]"; exit 2; }
 	$(BIN)/python -m coursekit grade $(CHAPTER) --workers $(WORKERS) $(if $(DB_URL),--db-url '$(DB_URL)')
+
+# Grade your own notebook (see guides/learner.md); reads the saved file.
+check: $(VENV)/.installed-course
+	@test -n "$(NB)$(ALL)" || { echo "usage: make check NB=chapters/ch05_backprop/exercises.ipynb   (or: make check ALL=1)"; exit 2; }
+	$(BIN)/python -m coursekit check $(if $(ALL),--all,'$(NB)')
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -260,6 +260,35 @@ def autograde():
           f"slowest {max(times):.1f} s (nbgrader's start-up included)")
 
 
+def selfcheck():
+    print("\n== the self-check (python -m coursekit check) per chapter, "
+          "on the released notebook with the reference answers")
+    import nbformat
+
+    from coursekit.check import check
+    from coursekit.notebooks import answer_cells, read
+    from coursekit.release import source_chapters
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        for chapter in source_chapters():
+            nb = read(ROOT / "chapters" / chapter / "exercises.ipynb")
+            ref = answer_cells(read(ROOT / "solutions" / chapter /
+                                    "exercises.ipynb"))
+            for item, cell in answer_cells(nb).items():
+                cell.source = ref[item].source
+            path = Path(tmp, f"{chapter}.ipynb")
+            nbformat.write(nb, str(path))
+            r = check(path)
+            rows.append((chapter, r["seconds"], r["score"], r["max_score"]))
+            print(f"   {chapter:<18} {r['seconds']:5.1f} s  "
+                  f"{r['score']:g} / {r['max_score']:g}")
+    times = [t for _, t, _, _ in rows]
+    print(f"{sum(times):.1f} s for {len(rows)} chapters; median "
+          f"{statistics.median(times):.1f} s, slowest {max(times):.1f} s "
+          f"(kernel and judge start-up included); {r['sandbox']}")
+
+
 def tests():
     print("\n== the test suite (python -m pytest, as make test)")
     t = time.perf_counter()
@@ -302,6 +331,7 @@ def main(argv=None):
     im2col_memory()
     if not args.skip_autograde:
         autograde()
+        selfcheck()
     if args.book:
         book()
     if args.tests:

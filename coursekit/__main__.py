@@ -1,4 +1,5 @@
-"""``python -m coursekit release|leaks|grade``: the instructor's helpers."""
+"""``python -m coursekit release|leaks|grade|check``: the instructor's
+helpers, and the learner's self-check."""
 
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def leaks_main(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m coursekit {release,leaks,grade} [options]")
+        print("usage: python -m coursekit {release,leaks,grade,check} [options]")
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "release":
@@ -49,6 +50,9 @@ def main(argv=None):
         return release_main(rest)
     if cmd == "leaks":
         return leaks_main(rest)
+    if cmd == "check":
+        from coursekit.check import main as check_main
+        return check_main(rest)
     if cmd == "grade":
         from coursekit.grade import main as grade_main
         return grade_main(rest)

@@ -30,16 +30,24 @@ def strip_hidden(source):
     return "\n".join(out).rstrip()
 
 
+def failure(cell):
+    """A graded test cell's teaching message, ``ExceptionType: message``
+    (never its code or traceback), or None when it passed."""
+    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+    if not errors:
+        return None
+    err = errors[0]
+    return f"{err.ename}: {err.evalue}" if err.evalue else err.ename
+
+
 def summary(cell):
     """The one line of feedback for a hidden test cell."""
     meta = nbgrader_meta(cell)
     grade_id = meta.get("grade_id", "?")
     points = meta.get("points", 0)
-    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-    if not errors:
+    message = failure(cell)
+    if message is None:
         return f"hidden test {grade_id} ({points:g} points): passed\n"
-    err = errors[0]
-    message = f"{err.ename}: {err.evalue}" if err.evalue else err.ename
     return (f"hidden test {grade_id} ({points:g} points) failed:\n"
             f"{message}\n")
 

@@ -369,6 +369,10 @@ class Judge:
         finally:
             self.link.deadlines.pop()
 
+    def kernel_dlcore(self, module, name):
+        """A handle of dlcore's ``module.name`` as the kernel has it."""
+        return self.request({"op": "dlcore", "m": module, "n": name})
+
     @contextlib.contextmanager
     def graded(self, items):
         self.request({"op": "forbid", "items": list(items)})

@@ -383,6 +383,26 @@ def check_notebook(nb):
     return report
 
 
+def enforce(nb, replace_violations=False):
+    """Apply the policy to ``nb`` in place: a cell that cannot be parsed
+    (so not checked) is replaced by :func:`replacement`, and with
+    ``replace_violations`` every violating cell is. Returns
+    :func:`check_notebook`'s report. Class grading (the EnforcePolicy
+    preprocessor) and the self-check (coursekit.check) both use it."""
+    report = {}
+    for _, label, cell in learner_cells(nb):
+        found = check_source(cell.source)
+        if not found:
+            continue
+        report[label] = found
+        item = label if not label.startswith("cell ") else None
+        refused = [v for v in found if v.rule == UNPARSABLE]
+        if replace_violations or refused:
+            cell.source = replacement(label, cell.source, refused or found,
+                                      item)
+    return report
+
+
 def replacement(label, source, violations, item=None):
     """What runs instead of a violating cell: the reasons, the learner's
     code as comments, and (for an answer cell) a stub of the item that

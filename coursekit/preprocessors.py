@@ -19,8 +19,7 @@ import os
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
-from coursekit.policy import (UNPARSABLE, check_source, learner_cells,
-                              replacement, write_report)
+from coursekit.policy import enforce, write_report
 
 
 class EnforcePolicy(NbGraderPreprocessor):
@@ -43,20 +42,11 @@ class EnforcePolicy(NbGraderPreprocessor):
         student = info.get("student", "?")
         assignment = info.get("assignment", "?")
         notebook = info.get("notebook", "?")
-        report = {}
-        for index, label, cell in learner_cells(nb):
-            found = check_source(cell.source)
-            if not found:
-                continue
-            report[label] = found
-            item = label if not label.startswith("cell ") else None
+        report = enforce(nb, self.replace_violations)
+        for label, found in report.items():
             for v in found:
                 self.log.warning("policy: %s %s/%s %s %s", student,
                                  assignment, notebook, label, v)
-            refused = [v for v in found if v.rule == UNPARSABLE]
-            if self.replace_violations or refused:
-                cell.source = replacement(label, cell.source,
-                                          refused or found, item)
         root = os.getcwd()  # nbgrader runs in the course root
         path = os.path.join(root, self.report_dir, assignment,
                             f"{student}__{notebook}.json")
@@ -300,16 +290,25 @@ class GradingExecute(Execute):
         if self._judge is not None:
             self._judge.close()
             self._judge = None
-        run_sync(self.km.restart_kernel)(now=True)
-        run_sync(self.async_start_new_kernel_client)()
+        self._restart()
         for i in list(self._ran):
             replay = copy.deepcopy(self.nb.cells[i])
             try:
                 super().preprocess_cell(replay, self.resources, i)
             except DeadKernelError:
                 self._ran.remove(i)  # leave it out; the next one may do
-                run_sync(self.km.restart_kernel)(now=True)
-                run_sync(self.async_start_new_kernel_client)()
+                self._restart()
+
+    def _restart(self):
+        """A new kernel in place of the dead one, and a client for it (the
+        dead kernel's client closed first: its sockets would otherwise
+        keep answering for the old ports)."""
+        from nbclient.util import run_sync
+
+        if self.kc is not None:
+            self.kc.stop_channels()
+        run_sync(self.km.restart_kernel)(now=True)
+        run_sync(self.async_start_new_kernel_client)()
 
     def preprocess(self, nb, resources, km=None):
         import tempfile

@@ -31,6 +31,8 @@ HELPERS = {
     "numerical_gradient": [("grading", "numerical_gradient64"),
                            ("grading", "check_gradient")],
     "TwoLayerNet": [("nets", "MultiLayerNet")],
+    "train_network": [("trainer", "Trainer")],
+    "compare_optimizers": [("trainer", "Trainer")],
 }
 
 _FORWARD_FUNCTION = '''def {name}(*args, **kwargs):

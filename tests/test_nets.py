@@ -308,3 +308,59 @@ def test_simple_conv_net_learns_the_digits():
     seconds = time.perf_counter() - start
     print(f"SimpleConvNet: test accuracy {accuracy:.4f} in {seconds:.1f} s")
     assert accuracy >= 0.97
+
+
+# ------------------------------------- nets built from a learner's layers
+
+
+class _ContractOnly:
+    """Wraps one of dlcore's layers behind the contract's attributes only
+    (W, b / gamma, beta; dW, db / dgamma, dbeta): no params or grads dicts,
+    as a learner's layer is."""
+
+    base = None
+
+    def __init__(self, *args, **kwargs):
+        self._layer = self.base(*args, **kwargs)
+        for key, value in getattr(self._layer, "params", {}).items():
+            setattr(self, key, value)
+
+    def forward(self, x, *flag):
+        return self._layer.forward(x, *flag)
+
+    def backward(self, dout):
+        dx = self._layer.backward(dout)
+        for key, value in getattr(self._layer, "grads", {}).items():
+            setattr(self, "d" + key, value)
+        return dx
+
+
+def _contract_only(cls):
+    return type(f"My{cls.__name__}", (_ContractOnly,), {"base": cls})
+
+
+def test_nets_train_a_learners_layers():
+    import dlcore.layers as L
+    from dlcore.nets import MultiLayerNet, SimpleConvNet
+
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((4, 1, 8, 8)), np.array([0, 3, 1, 3])
+    mine = {n: _contract_only(getattr(L, n))
+            for n in ("Convolution", "Pooling", "Affine")}
+    for make, kw in (
+            (lambda **k: SimpleConvNet((1, 8, 8), {"filter_size": 3,
+                                                   "pad": 1, "filter_num": 4},
+                                       hidden_size=6, rng=0, **k), mine),
+            (lambda **k: MultiLayerNet(64, [7, 5], 4, use_batchnorm=True,
+                                       rng=0, **k),
+             {n: _contract_only(getattr(L, n))
+              for n in ("Affine", "BatchNormalization")})):
+        ref, own = make(), make(layers=kw)
+        assert sorted(ref.params) == sorted(own.params)
+        xs = x if isinstance(ref, SimpleConvNet) else x.reshape(4, -1)
+        assert np.allclose(ref.loss(xs, t), own.loss(xs, t))
+        g_ref, g_own = ref.gradient(xs, t), own.gradient(xs, t)
+        for k in g_ref:
+            assert np.allclose(g_ref[k], g_own[k]), k
+    with pytest.raises(ValueError, match="unknown layers"):
+        MultiLayerNet(4, [3], 2, layers={"Conv": object})

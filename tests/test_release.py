@@ -134,6 +134,8 @@ def test_source_follows_the_notebook_conventions(source):
     intro = nb.cells[0].source
     assert nbk.points_table(nb) in intro, "the intro's points table is stale"
     assert "hidden tests" in intro.lower() and "nbgrader validate" in intro
+    assert "Check my work" in intro and \
+        "check_my_work()" in nb.cells[-1].source, "no self-check cell last"
     assert all(not c.get("outputs") for c in nb.cells
                if c.cell_type == "code"), "commit sources without outputs"
 

@@ -191,3 +191,57 @@ def test_uses_the_nets_last_loss_when_present(blobs):
     net = KeepsLoss(2, 3)
     Trainer(net, *blobs, epochs=1, mini_batch_size=60, progress=False).train()
     assert net.calls["loss"] == 4  # one per iteration, not two
+
+
+# ------------------------------------------- chapter 5's training loop
+
+
+def test_train_network_reaches_95_percent_on_digits():
+    from dlcore.datasets import load_digits
+    from dlcore.nets import TwoLayerNet
+    from dlcore.trainer import train_network
+
+    (x, t), (xt, tt) = load_digits()
+    accs = []
+    for seed in range(3):
+        net = TwoLayerNet(64, 50, 10, weight_init_std=0.1,
+                          rng=np.random.default_rng(seed))
+        hist = train_network(net, x, t, xt, tt, epochs=30, batch_size=10,
+                             lr=0.05, rng=seed)
+        assert len(hist["loss"]) == 30
+        assert hist["test_acc"][-1] == net.accuracy(xt, tt)
+        assert hist["loss"][-1] < hist["loss"][0]
+        accs.append(hist["test_acc"][-1])
+    assert min(accs) >= 0.95, accs
+
+
+def test_train_network_visits_every_sample_once_per_epoch():
+    from dlcore.trainer import train_network
+
+    class Recorder:
+        def __init__(self):
+            self.params = {"w": np.zeros(2)}
+            self.seen = []
+
+        def gradient(self, x, t):
+            self.seen.append(t.copy())
+            return {"w": np.ones(2)}
+
+        def loss(self, x, t):
+            return float(self.params["w"][0])
+
+        def accuracy(self, x, t):
+            return len(t) / 100
+
+    rec = Recorder()
+    w = rec.params["w"]
+    hist = train_network(rec, np.zeros((10, 3)), np.arange(10),
+                         np.zeros((5, 3)), np.arange(5), epochs=2,
+                         batch_size=4, lr=0.1, rng=0)
+    assert [len(b) for b in rec.seen] == [4, 4, 2] * 2
+    for epoch in (rec.seen[:3], rec.seen[3:]):
+        assert sorted(np.concatenate(epoch)) == list(range(10))
+    assert rec.params["w"] is w and np.allclose(w, -0.6)
+    assert np.allclose(hist["loss"], [-0.3, -0.6])
+    assert hist["train_acc"] == [0.1, 0.1]
+    assert hist["test_acc"] == [0.05, 0.05]
