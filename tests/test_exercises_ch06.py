@@ -7,6 +7,7 @@ mistake fails the cells it should, with a message that teaches, and no
 other item's cells.
 """
 
+import copy
 import inspect
 import re
 import textwrap
@@ -258,6 +259,32 @@ def _dlcore_answers():
     return answers
 
 
+COMPARE_OTHER = _src("""
+    import numpy as np
+    def compare_optimizers(networks, optimizers, x_train, t_train, x_test,
+                           t_test, epochs=5, batch_size=100, seed=0):
+        names = list(networks)
+        accs, curves = [], {}
+        for name in names:
+            net, opt = networks[name], optimizers[name]
+            gen = np.random.default_rng(seed)
+            idx = np.arange(x_train.shape[0])
+            curve = []
+            for epoch in range(epochs):
+                gen.shuffle(idx)
+                for i in range(0, len(idx), batch_size):
+                    b = idx[i:i + batch_size]
+                    opt.update(net.params, net.gradient(x_train[b],
+                                                        t_train[b]))
+                curve.append(net.loss(x_train, t_train))
+            curves[name] = curve
+            accs.append(net.accuracy(x_test, t_test))
+        best = names[int(np.argmax(accs))]
+        return dict(test_acc=dict(zip(names, accs)), loss=curves,
+                    winner=best)
+""")
+
+
 CORRECT = {
     "book styles": {
         "SGD": SGD_LOOP, "Momentum": MOMENTUM_BOOK,
@@ -267,7 +294,7 @@ CORRECT = {
     },
     "other styles": {
         "Adam": ADAM_EPS_INSIDE, "BatchNormalization": BN_EINSUM_PYTORCH,
-        "Dropout": DROPOUT_BINOMIAL,
+        "Dropout": DROPOUT_BINOMIAL, "compare_optimizers": COMPARE_OTHER,
     },
     "dlcore's code, copied": "dlcore",
 }
@@ -516,6 +543,53 @@ WRONG = {
 }
 
 # delegation: every route fails each item's cells
+WRONG.update({
+    "compare: one generator for all networks": (
+        lambda: {"compare_optimizers": _sub(_sub(
+            SOL["compare_optimizers"],
+            "        draw = np.random.default_rng(seed)  # the same batches "
+            "for each\n", ""),
+            "    n = len(x_train)\n",
+            "    n = len(x_train)\n    draw = np.random.default_rng(seed)\n")},
+        {"test_compare_optimizers_race": "saw different batches"}),
+    "compare: no shuffling": (
+        _wrong("compare_optimizers", "order = draw.permutation(n)",
+               "order = np.arange(n)"),
+        {"test_compare_optimizers_race": "new shuffled order"}),
+    "compare: one update per epoch": (
+        _wrong("compare_optimizers",
+               "                optimizer.update(network.params, grads)",
+               "            optimizer.update(network.params, grads)"),
+        {"test_compare_optimizers_race": "one update per batch"}),
+    "compare: the winner has the lowest loss": (
+        _wrong("compare_optimizers",
+               "winner = max(test_acc, key=test_acc.get)",
+               "winner = min(loss, key=lambda k: loss[k][-1])"),
+        {"test_compare_optimizers_race": "the winner is the name"}),
+    "compare: the last of a tie wins": (
+        _wrong("compare_optimizers",
+               "winner = max(test_acc, key=test_acc.get)",
+               "winner = max(reversed(list(test_acc)), key=test_acc.get)"),
+        {"test_compare_optimizers_hidden_race": "on a tie"}),
+    "compare: the loss of the last batch": (
+        _wrong("compare_optimizers",
+               "network.loss(x_train, t_train)",
+               "network.loss(x_train[batch], t_train[batch])"),
+        {"test_compare_optimizers_race": "the whole training set"}),
+    "compare: seed ignored": (
+        _wrong("compare_optimizers", "np.random.default_rng(seed)",
+               "np.random.default_rng(0)"),
+        {"test_compare_optimizers_hidden_race": "seeds 5 and 6"}),
+    "compare: test accuracy on the training set": (
+        _wrong("compare_optimizers", "network.accuracy(x_test, t_test)",
+               "network.accuracy(x_train, t_train)"),
+        {"test_compare_optimizers_milestone": "measure each network",
+         "test_compare_optimizers_hidden_milestone": "measure each network"}),
+})
+# planted mistakes only the milestone (it trains) can catch
+NEEDS_MILESTONE = {"compare: test accuracy on the training set"}
+
+
 DELEGATE = {
     "SGD": "from dlcore.optim import SGD",
     "Adam": _src("""
@@ -543,25 +617,45 @@ def ch06():
     return nb
 
 
+# the milestone's cells train two networks on the digits (seconds each):
+# the per-item cases run without them; the milestone has its own cases
+MILESTONE = ("test_compare_optimizers_milestone",
+             "test_compare_optimizers_hidden_milestone")
+
+
+@pytest.fixture(scope="module")
+def ch06_items(ch06):
+    nb = copy.deepcopy(ch06)
+    nb.cells = [c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")
+                not in MILESTONE]
+    return nb
+
+
 def test_source_answers_pass_everything(ch06, run):
     results = run(ch06)
-    assert len(results) == 25 and not _failed(results), _failed(results)
+    assert len(results) == 29 and not _failed(results), _failed(results)
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_answers_of_any_style_pass(ch06, name, run):
+def test_correct_answers_of_any_style_pass(ch06, ch06_items, name, run):
     answers = CORRECT[name]
     if answers == "dlcore":
         answers = _dlcore_answers()
-    failed = _failed(run(ch06, answers))
+    # every correct style also wins the milestone's race, in-process
+    nb = ch06 if name == "other styles" and run.__name__ == \
+        "run_inprocess" else ch06_items
+    failed = _failed(run(nb, answers))
     assert not failed, failed
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_mistakes_fail_with_a_teaching_message(ch06, name, run):
+def test_plausible_mistakes_fail_with_a_teaching_message(ch06, ch06_items,
+                                                         name, run):
     make, must_fail = WRONG[name]
     answers = make()
-    failed = _failed(run(ch06, answers))
+    failed = _failed(run(ch06 if name in NEEDS_MILESTONE else ch06_items,
+                         answers))
     for grade_id, pattern in must_fail.items():
         assert grade_id in failed, f"{grade_id} passed {name!r}"
         assert re.search(pattern, failed[grade_id]), (grade_id,
@@ -573,8 +667,37 @@ def test_plausible_mistakes_fail_with_a_teaching_message(ch06, name, run):
 
 
 @pytest.mark.parametrize("item", sorted(DELEGATE))
-def test_delegating_to_dlcore_scores_zero_for_that_item(ch06, item, run):
-    failed = _failed(run(ch06, {item: DELEGATE[item]}))
-    cells = [k for k in run(ch06) if k.startswith(f"test_{item}_")]
+def test_delegating_to_dlcore_scores_zero_for_that_item(ch06_items, item,
+                                                         run):
+    failed = _failed(run(ch06_items, {item: DELEGATE[item]}))
+    cells = [k for k in run(ch06_items) if k.startswith(f"test_{item}_")]
     assert cells and set(failed) == set(cells), failed
     assert all("delegating to dlcore" in failed[k] for k in cells), failed
+
+
+# ------------------------------------------------------------ the milestone
+# (in this process: the judged run of the source above covers the grading
+# path; each race trains two networks)
+
+
+@pytest.mark.parametrize("name, item", [
+    ("Adam without bias correction", "Adam"),
+    ("BN backward misses the mean path", "BatchNormalization"),
+    ("Dropout not inverted", "Dropout"),
+])
+def test_the_milestone_names_the_item_to_fix_first(ch06, name, item):
+    from coursekit.runner import run_inprocess
+
+    results = run_inprocess(ch06, WRONG[name][0]())
+    ok, message = results["test_compare_optimizers_milestone"]
+    assert not ok and f"fix {item} first" in message, message
+
+
+def test_the_milestone_asks_for_your_own_layers(ch06):
+    from coursekit.runner import run_inprocess
+
+    results = run_inprocess(ch06, {"Dropout": DELEGATE["Dropout"]})
+    for grade_id in MILESTONE:
+        ok, message = results[grade_id]
+        assert not ok and "is dlcore's Dropout, not yours" in message, \
+            message
