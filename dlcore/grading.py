@@ -56,7 +56,7 @@ __all__ = [
 # The NumPy functions the comparisons use, captured when this module is
 # imported (the grading kernel imports it before any learner cell runs):
 # a learner who later rebinds ``np.isclose`` cannot change a verdict.
-_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like', 'maximum', 'exp', 'log', 'sign', 'ones_like', 'arange', 'repeat', 'sum', 'ones', 'allclose']}, default_rng=np.random.default_rng)
+_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like', 'maximum', 'exp', 'log', 'sign', 'ones_like', 'arange', 'repeat', 'sum', 'ones', 'allclose', 'generic']}, default_rng=np.random.default_rng)
 
 
 # The judge (coursekit.judge) while it runs a test cell, else None. In a
@@ -405,13 +405,27 @@ def _unsaved(ip, path):
 # ------------------------------------------------------------- comparing
 
 
-def _shape(x):
-    return tuple(_np.shape(x))
+def _shape(x, name="the result"):
+    """``x``'s shape; a tuple of arrays (``return x, history``) or a
+    ragged list fails with a message that says what came back."""
+    several = isinstance(x, tuple) and any(
+        _np.ndim(v) or not isinstance(v, (int, float, _np.generic))
+        for v in x)
+    if not several:
+        try:
+            return tuple(_np.shape(x))
+        except ValueError:  # ragged: NumPy cannot make one array of it
+            pass
+    kinds = ", ".join(_short(v) for v in x[:4])
+    more = ", ..." if len(x) > 4 else ""
+    raise AssertionError(
+        f"{name} is a {type(x).__name__} of {len(x)} values ({kinds}"
+        f"{more}), not one array: return just what the contract asks for")
 
 
 def assert_shape(actual, shape, name="the result", context=""):
     """Fail unless ``actual`` has ``shape``; the message names both."""
-    got = _shape(actual)
+    got = _shape(actual, name)
     if got != tuple(shape):
         extra = f"; {context}" if context else ""
         raise AssertionError(

@@ -271,6 +271,18 @@ WRONG = {
     "gradient_descent with another default lr": (
         {"gradient_descent": _gd({}).replace("lr=0.01", "lr=0.1")},
         {"test_gradient_descent_hidden_arguments": "the defaults"}),
+    "gradient_descent returns the history too (the book's variant)": (
+        {"gradient_descent": _src("""
+            import numpy as np
+            def gradient_descent(f, init_x, lr=0.01, step_num=100):
+                x = np.copy(init_x)
+                history = []
+                for _ in range(step_num):
+                    history.append(x.copy())
+                    x = x - lr * numerical_gradient(f, x)
+                return x, np.array(history)
+        """)},
+        {"test_gradient_descent_quadratic": "is a tuple of 2 values"}),
     "gradient_descent delegated": (
         {"gradient_descent": _src("""
             from dlcore import gradients
