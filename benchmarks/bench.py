@@ -1,8 +1,10 @@
 """``make bench``: dlcore's speed on this CPU, against PyTorch if installed.
 
 Prints (never asserts) GEMM rates, Convolution and Pooling forward+backward
-times, a SimpleConvNet epoch on digits, im2col's peak memory and the time
-nbgrader takes to autograde one learner's whole course; ``--book`` adds
+times, a SimpleConvNet epoch on digits, im2col's peak memory, the
+milestones' accuracy and time with the reference answers, the time
+nbgrader takes to autograde one learner's whole course and the
+self-check's time per chapter; ``--book`` adds
 the book's cold and warm build, ``--tests`` the test suite's time. NumPy
 and PyTorch run in alternating blocks with a pause between (their thread
 pools would steal each other's cores otherwise); every ratio is taken
@@ -289,11 +291,31 @@ def selfcheck():
           f"(kernel and judge start-up included); {r['sandbox']}")
 
 
+def milestones():
+    print("\n== the milestones (chapters 5, 6, 7) with the reference "
+          "answers, in this process")
+    from coursekit.notebooks import read
+    from coursekit.runner import run_inprocess
+
+    for chapter in ("ch05_backprop", "ch06_training", "ch07_cnn"):
+        printed = {}
+        results = run_inprocess(read(ROOT / "solutions" / chapter /
+                                     "exercises.ipynb"), printed=printed)
+        for cell, (seconds, out) in printed.items():
+            if "milestone" in cell:
+                ok = "passed" if results[cell][0] else "FAILED"
+                last = (out.strip().splitlines() or ["(nothing printed)"])
+                print(f"   {cell:<40} {seconds:5.1f} s  {ok}: "
+                      f"{' '.join(last)}")
+
+
 def tests():
-    print("\n== the test suite (python -m pytest, as make test)")
+    print("\n== the test suite (python -m pytest -n auto --dist loadfile, "
+          "as make test)")
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q",
-                           "-p", "no:cacheprovider"], cwd=ROOT,
+                           "-p", "no:cacheprovider", "-n", "auto",
+                           "--dist", "loadfile"], cwd=ROOT,
                           capture_output=True, text=True)
     t = time.perf_counter() - t
     summary = (proc.stdout.strip().splitlines() or ["no output"])[-1]
@@ -329,6 +351,7 @@ def main(argv=None):
     conv_and_pool()
     convnet()
     im2col_memory()
+    milestones()
     if not args.skip_autograde:
         autograde()
         selfcheck()

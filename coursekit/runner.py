@@ -9,6 +9,7 @@ stderr, as nbgrader scores it. ``answers`` replaces answer cells' code.
 import atexit
 import contextlib
 import io
+import time
 import traceback
 
 from coursekit.notebooks import nbgrader_meta
@@ -24,20 +25,22 @@ def _code_cells(nb, answers):
             yield cell, meta, answers.get(meta.get("grade_id"), cell.source)
 
 
-def run_inprocess(nb, answers=None):
+def run_inprocess(nb, answers=None, printed=None):
     """``{test grade_id: (passed, message)}`` after running every cell.
 
     ``answers``: ``{item: source}`` to run instead of the answer cell of
-    ``item``. The namespace is fresh for each call.
+    ``item``. The namespace is fresh for each call. ``printed``: a dict
+    that gets ``{test grade_id: (seconds, stdout)}``.
     """
     ns = {"__name__": "__main__"}
     results = {}
     for cell, meta, source in _code_cells(nb, answers):
-        err = io.StringIO()
+        err, out = io.StringIO(), io.StringIO()
         message = ""
+        start = time.perf_counter()
         try:
             with contextlib.redirect_stderr(err), \
-                    contextlib.redirect_stdout(io.StringIO()):
+                    contextlib.redirect_stdout(out):
                 exec(compile(source, f"<cell {meta.get('grade_id')}>",
                              "exec"), ns)
             ok = not err.getvalue()
@@ -50,6 +53,9 @@ def run_inprocess(nb, answers=None):
             ).strip()
         if meta.get("grade"):
             results[meta["grade_id"]] = (ok, message)
+            if printed is not None:
+                printed[meta["grade_id"]] = (time.perf_counter() - start,
+                                             out.getvalue())
     return results
 
 
