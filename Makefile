@@ -36,8 +36,11 @@ book: $(VENV)/.installed-book
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 
+# pytest-xdist: one worker per core, each test file kept on one worker
+# (the browser test builds the book once); TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-gpu: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m gpu
