@@ -19,6 +19,7 @@ Modules, one concept each:
 - ``trainer``     a training loop with a progress bar and a history
 - ``datasets``    toy sets, scikit-learn's digits, MNIST
 - ``plot``        the figures the chapters draw (imports matplotlib)
+- ``glue``        a lesson's numbers and figures kept for the book's text
 - ``grading``     helpers the hidden tests use
 """
 
