@@ -7,9 +7,10 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv book test test-gpu bench bench-gpu release grade check clean
+.PHONY: help venv lab book test test-gpu bench bench-gpu release grade check clean
 
 help:
+	@echo "make lab       install the learner's set and open JupyterLab on chapters/"
 	@echo "make book      build the HTML book into _build/html"
 	@echo "make test      run the whole test suite"
 	@echo "make test-gpu  run the GPU tests (needs CuPy and a CUDA GPU)"
@@ -21,7 +22,7 @@ help:
 	@echo "make clean     remove the built book and caches (keeps .venv)"
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run e.g. make test PYTHON=python3.11")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run e.g. make test PYTHON=python3.12")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -31,6 +32,10 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	@touch $@
 
 venv: $(VENV)/.installed-test
+
+# JupyterLab on the chapters, with the learner's set only.
+lab: $(VENV)/.installed-learn
+	$(BIN)/jupyter lab --ServerApp.root_dir=chapters
 
 book: $(VENV)/.installed-book
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
@@ -63,7 +68,7 @@ grade: $(VENV)/.installed-course
 	$(BIN)/python -m coursekit grade $(CHAPTER) --workers $(WORKERS) $(if $(DB_URL),--db-url '$(DB_URL)')
 
 # Grade your own notebook (see guides/learner.md); reads the saved file.
-check: $(VENV)/.installed-course
+check: $(VENV)/.installed-learn
 	@test -n "$(NB)$(ALL)" || { echo "usage: make check NB=chapters/ch05_backprop/exercises.ipynb   (or: make check ALL=1)"; exit 2; }
 	$(BIN)/python -m coursekit check $(if $(ALL),--all,'$(NB)')
 
