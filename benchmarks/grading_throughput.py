@@ -36,8 +36,8 @@ from coursekit.release import (nbgrader_env, source_chapters,  # noqa: E402
 
 
 def answer(cell):
-    return "\n".join(l for l in cell.source.splitlines()
-                     if l.strip() not in nbk.SOLUTION)
+    return "\n".join(ln for ln in cell.source.splitlines()
+                     if ln.strip() not in nbk.SOLUTION)
 
 
 def submission(released, source, kind):

@@ -21,7 +21,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from coursekit.feedback import strip_hidden  # noqa: E402
 from coursekit.notebooks import answer_cells, item_of, read  # noqa: E402
-from coursekit.notebooks import is_hidden, nbgrader_meta  # noqa: E402
+from coursekit.notebooks import is_hidden  # noqa: E402
 from coursekit.runner import run_inprocess  # noqa: E402
 
 CHAPTERS = ["ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08"]

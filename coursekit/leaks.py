@@ -36,9 +36,9 @@ def _split(source_nb, kinds):
         inside = set()
         if cell.cell_type == "code":
             for begin, end in kinds:
-                inside |= {l.strip() for l in regions(cell.source, begin, end)}
+                inside |= {ln.strip() for ln in regions(cell.source, begin, end)}
         inside_all |= inside
-        outside |= {l.strip() for l in cell.source.splitlines()} - inside
+        outside |= {ln.strip() for ln in cell.source.splitlines()} - inside
     return inside_all, outside
 
 
@@ -49,7 +49,7 @@ def secret_lines(source_nb, kinds=(SOLUTION, HIDDEN)):
     test's ``with graded("relu"):``) are public, so not secrets.
     """
     inside, public = _split(source_nb, kinds)
-    return {l for l in inside if not _trivial(l)} - public
+    return {ln for ln in inside if not _trivial(ln)} - public
 
 
 def public_lines(source_nb, kinds=(SOLUTION, HIDDEN)):
@@ -74,7 +74,8 @@ def all_secrets(solutions_dir, kinds=(SOLUTION, HIDDEN)):
     # tests show and every learner has.
     import dlcore.grading
 
-    public |= {l.strip() for l in Path(dlcore.grading.__file__).read_text().splitlines()}
+    grading = Path(dlcore.grading.__file__).read_text()
+    public |= {ln.strip() for ln in grading.splitlines()}
     return secrets - public
 
 

@@ -277,7 +277,6 @@ class GradingExecute(Execute):
 
         import nbformat
         from nbclient.exceptions import DeadKernelError
-        from nbclient.util import run_sync
 
         self.log.warning("the kernel died in cell %d; starting a new one",
                          index)

@@ -56,7 +56,16 @@ __all__ = [
 # The NumPy functions the comparisons use, captured when this module is
 # imported (the grading kernel imports it before any learner cell runs):
 # a learner who later rebinds ``np.isclose`` cannot change a verdict.
-_np = types.SimpleNamespace(**{name: getattr(np, name) for name in ['True_', 'abs', 'argmax', 'array', 'array_equal', 'asarray', 'bool_', 'dtype', 'flatnonzero', 'float64', 'inf', 'integer', 'isclose', 'isnan', 'ndarray', 'ndim', 'nditer', 'shape', 'size', 'unravel_index', 'where', 'zeros', 'zeros_like', 'maximum', 'exp', 'log', 'sign', 'ones_like', 'arange', 'repeat', 'sum', 'ones', 'allclose', 'generic']}, default_rng=np.random.default_rng)
+_NP_NAMES = [
+    "True_", "abs", "argmax", "array", "array_equal", "asarray",
+    "bool_", "dtype", "flatnonzero", "float64", "inf", "integer",
+    "isclose", "isnan", "ndarray", "ndim", "nditer", "shape", "size",
+    "unravel_index", "where", "zeros", "zeros_like", "maximum", "exp",
+    "log", "sign", "ones_like", "arange", "repeat", "sum", "ones",
+    "allclose", "generic",
+]
+_np = types.SimpleNamespace(**{name: getattr(np, name) for name in _NP_NAMES},
+                            default_rng=np.random.default_rng)
 
 
 # The judge (coursekit.judge) while it runs a test cell, else None. In a

@@ -77,8 +77,8 @@ def dlcore_module_of(item):
 def answers(source):
     """``{item: code}``: the source's solutions without their markers."""
     return {
-        item: "\n".join(l for l in cell.source.splitlines()
-                        if l.strip() not in nbk.SOLUTION)
+        item: "\n".join(ln for ln in cell.source.splitlines()
+                        if ln.strip() not in nbk.SOLUTION)
         for item, cell in nbk.answer_cells(source).items()
     }
 

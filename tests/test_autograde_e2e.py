@@ -20,8 +20,6 @@ solutions/ch01_perceptrons. A pilot class of learners is collected with
 """
 
 import csv
-import io
-import os
 import re
 import shutil
 import subprocess
@@ -59,8 +57,8 @@ def nbgrader(course, *args, check=True):
 
 def _answer(source_cell):
     """A learner's answer: the solution with its markers removed."""
-    return "\n".join(l for l in source_cell.source.splitlines()
-                     if l.strip() not in nbk.SOLUTION)
+    return "\n".join(ln for ln in source_cell.source.splitlines()
+                     if ln.strip() not in nbk.SOLUTION)
 
 
 def _find(nb, grade_id):

@@ -213,8 +213,7 @@ def test_check_my_work_from_inside_the_notebook(tmp_path):
     says so when what was run is not what was saved."""
     from jupyter_client import KernelManager
 
-    path = solved(tmp_path, ("Affine",) + DB_AVERAGED,
-                  name="exercises.ipynb")
+    solved(tmp_path, ("Affine",) + DB_AVERAGED, name="exercises.ipynb")
     km = KernelManager()
     km.start_kernel(cwd=str(tmp_path), env=_env())
     kc = km.client()

@@ -25,8 +25,8 @@ CH06 = ROOT / "solutions" / "ch06_training" / "exercises.ipynb"
 def _copy_of_dlcore(obj):
     """dlcore's reference as a learner's own code (no decorator, no link)."""
     body = inspect.getsource(obj)
-    body = "\n".join(l for l in body.splitlines()
-                     if not l.startswith("@reference"))
+    body = "\n".join(ln for ln in body.splitlines()
+                     if not ln.startswith("@reference"))
     head = ("import math\nimport numpy as np\n"
             "from dlcore.backend import get_array_module\n")
     return head + body

@@ -13,7 +13,6 @@
 import ast
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from coursekit import notebooks as nbk
@@ -171,8 +170,8 @@ def test_source_passes_all_its_own_tests(source, tmp_path):
 def test_released_notebook_fails_its_tests(source, tmp_path):
     nb = _execute(released_path(source), tmp_path)
     visible = [c for c in nbk.test_cells(nb)
-               if any(l.strip() and not l.strip().startswith("#")
-                      for l in c.source.splitlines())]
+               if any(ln.strip() and not ln.strip().startswith("#")
+                      for ln in c.source.splitlines())]
     assert visible
     passing = [nbk.nbgrader_meta(c)["grade_id"] for c in visible
                if not _failed(c)]
