@@ -62,6 +62,7 @@ def test_assert_int01_accepts_python_and_numpy_ints():
         grading.assert_int01(v, "gate")
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_call_captures_warnings_and_explains_errors(capsys):
     def noisy(x):
         return np.log(x)  # RuntimeWarning at 0
