@@ -75,6 +75,19 @@ def _gd(lines):
     """)
 
 
+# the book's gradient_descent keeps a history of x (and returns it too)
+GD_WITH_HISTORY = _src("""
+    import numpy as np
+    def gradient_descent(f, init_x, lr=0.01, step_num=100):
+        x = np.copy(init_x)
+        history = []
+        for _ in range(step_num):
+            history.append(x.copy())
+            x = x - lr * numerical_gradient(f, x)
+        return x
+""")
+
+
 CORRECT = {
     "book style losses": {
         "mean_squared_error": _fn("mean_squared_error", "y, t", """
@@ -99,16 +112,7 @@ CORRECT = {
     },
     "numerical_gradient: book nditer, gradient_descent with history": {
         "numerical_gradient": _ngrad({}),
-        "gradient_descent": _src("""
-            import numpy as np
-            def gradient_descent(f, init_x, lr=0.01, step_num=100):
-                x = np.copy(init_x)
-                history = []
-                for _ in range(step_num):
-                    history.append(x.copy())
-                    x = x - lr * numerical_gradient(f, x)
-                return x
-        """),
+        "gradient_descent": GD_WITH_HISTORY,
     },
     "numerical_gradient: flat loop over np.unravel_index, h = 1e-5": {
         "numerical_gradient": _src("""
@@ -272,16 +276,8 @@ WRONG = {
         {"gradient_descent": _gd({}).replace("lr=0.01", "lr=0.1")},
         {"test_gradient_descent_hidden_arguments": "the defaults"}),
     "gradient_descent returns the history too (the book's variant)": (
-        {"gradient_descent": _src("""
-            import numpy as np
-            def gradient_descent(f, init_x, lr=0.01, step_num=100):
-                x = np.copy(init_x)
-                history = []
-                for _ in range(step_num):
-                    history.append(x.copy())
-                    x = x - lr * numerical_gradient(f, x)
-                return x, np.array(history)
-        """)},
+        {"gradient_descent": GD_WITH_HISTORY.replace(
+            "return x", "return x, np.array(history)")},
         {"test_gradient_descent_quadratic": "is a tuple of 2 values"}),
     "gradient_descent delegated": (
         {"gradient_descent": _src("""
