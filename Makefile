@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lab constraints book test test-gpu bench bench-gpu release grade check clean
+.PHONY: help venv lab book test test-gpu bench bench-gpu release grade check clean
 
 help:
 	@echo "make lab       install the learner's set and open JupyterLab on chapters/"
@@ -19,7 +19,6 @@ help:
 	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
 	@echo "make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=...]  autograde a class, sandboxed, in parallel"
 	@echo "make check NB=chapters/ch05_backprop/exercises.ipynb  grade your own notebook with the hidden tests (ALL=1: every chapter)"
-	@echo "make constraints  record the versions CI installs (constraints.txt)"
 	@echo "make clean     remove the built book and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -72,10 +71,6 @@ grade: $(VENV)/.installed-course
 check: $(VENV)/.installed-learn
 	@test -n "$(NB)$(ALL)" || { echo "usage: make check NB=chapters/ch05_backprop/exercises.ipynb   (or: make check ALL=1)"; exit 2; }
 	$(BIN)/python -m coursekit check $(if $(ALL),--all,'$(NB)')
-
-# Record the versions CI installs (constraints.txt); see the README.
-constraints:
-	PYTHON=$(PYTHON) scripts/refresh_constraints.sh
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
