@@ -304,9 +304,8 @@ def milestones():
         for cell, (seconds, out) in printed.items():
             if "milestone" in cell:
                 ok = "passed" if results[cell][0] else "FAILED"
-                last = (out.strip().splitlines() or ["(nothing printed)"])
-                print(f"   {cell:<40} {seconds:5.1f} s  {ok}: "
-                      f"{' '.join(last)}")
+                said = " ".join(out.split()) or "(nothing printed)"
+                print(f"   {cell:<40} {seconds:5.1f} s  {ok}: {said}")
 
 
 def tests():
