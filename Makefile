@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs alembic as a subprocess: the venv's bin must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lab book test test-gpu bench bench-gpu release grade check clean
+.PHONY: help venv constraints lab book test test-gpu bench bench-gpu release grade check clean
 
 help:
 	@echo "make lab       install the learner's set and open JupyterLab on chapters/"
@@ -19,6 +19,7 @@ help:
 	@echo "make release   regenerate the student notebooks in chapters/ from solutions/"
 	@echo "make grade CHAPTER=ch01_perceptrons [WORKERS=2] [DB_URL=...]  autograde a class, sandboxed, in parallel"
 	@echo "make check NB=chapters/ch05_backprop/exercises.ipynb  grade your own notebook with the hidden tests (ALL=1: every chapter)"
+	@echo "make constraints  refresh constraints.txt, the versions a fresh clone installs"
 	@echo "make clean     remove the built book and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -26,10 +27,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# A stamp per extra: installing again only when pyproject.toml changed.
-$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[$*]'
+# A stamp per extra: installing again only when pyproject.toml or the
+# constraints changed. constraints.txt holds the versions a fresh clone
+# installs (make constraints refreshes it), so that a new release of a
+# dependency cannot break the course unseen.
+$(VENV)/.installed-%: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$*]'
 	@touch $@
+
+# Refresh constraints.txt on purpose: resolve every extra anew with the
+# oldest Python the course supports (a version that needs a newer one
+# shows up here, not in someone's fresh clone), then run make test.
+CONSTRAINTS_PYTHON ?= python3.11
+constraints:
+	rm -rf .venv-constraints
+	$(CONSTRAINTS_PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e '.[learn,test]'
+	{ echo "# The versions make and CI install (pip -c). Written by make constraints"; \
+	  echo "# with $$(.venv-constraints/bin/python --version); do not edit by hand."; \
+	  .venv-constraints/bin/python -m pip freeze --all --exclude-editable \
+	    --exclude pip | LC_ALL=C sort -f; } > constraints.txt
+	rm -rf .venv-constraints
+	@echo "constraints.txt refreshed: now run make test and commit it"
 
 venv: $(VENV)/.installed-test
 

@@ -6,7 +6,9 @@ placeholder owner such as ``your-org``), every notebook page gets its
 Binder and Colab launch buttons (and JupyterHub's, where
 ``launch_buttons.jupyterhub_url`` is set) and every page the repository
 and issue buttons. When it is empty, the book has none of them: a button
-that leads nowhere is worse than no button. The download buttons stay.
+that leads nowhere is worse than no button. The download buttons stay,
+and so does the JupyterLite button (to the book's own in-browser site,
+which needs no repository), which ``_ext/lite_site.py`` adds either way.
 """
 
 import re

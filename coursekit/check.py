@@ -21,6 +21,9 @@ changing the file: everything happens to a copy, in a temporary folder.
 
 The hidden tests are in ``solutions/`` for anyone who opens it: the
 self-check is for learning, not for secrecy (see the learner guide).
+Installed from the wheel, without a clone, the package checks with its
+kit (``coursekit/course/``, written by ``make release``): the same
+configuration and tests, the answers as released.
 """
 
 import argparse
@@ -34,10 +37,13 @@ from pathlib import Path
 import nbformat
 
 from coursekit.notebooks import answer_cells, item_of, nbgrader_meta
-from coursekit.release import ROOT
+from coursekit.release import KIT, ROOT
 
-SOLUTIONS = ROOT / "solutions"
-CHAPTERS = ROOT / "chapters"
+# a clone grades with its own solutions/; an installed package with its kit
+COURSE = ROOT if (ROOT / "solutions").is_dir() else KIT
+SOLUTIONS = COURSE / "solutions"
+# --all: the clone's chapters/, or the chapters/ folder where it is run
+CHAPTERS = ROOT / "chapters" if COURSE == ROOT else Path("chapters")
 
 
 class CheckError(Exception):
@@ -73,9 +79,11 @@ def sources(root=SOLUTIONS):
     """``{(chapter, notebook name): path}`` of the instructor sources."""
     if not Path(root).is_dir():
         raise CheckError(
-            f"the chapters' tests are not here ({root} is missing): the "
-            f"self-check needs the course repository, so clone it and run "
-            f"the check from there (see the learner guide)")
+            f"the chapters' tests are not here ({root} is missing): "
+            f"reinstall the course's package (pip install "
+            f"'deep-learning-by-hand[check]'), or clone the course "
+            f"repository and run the check from there (see the learner "
+            f"guide)")
     return {(p.parent.name, p.name): p
             for p in sorted(Path(root).glob("*/*.ipynb"))
             if ".ipynb_checkpoints" not in p.parts}
@@ -195,8 +203,8 @@ def execute(nb, chapter, name, sandbox, workdir, timeout=None):
     from coursekit.grade import load_course_config
     from coursekit.preprocessors import GradingExecute
 
-    cfg = load_course_config(ROOT)
-    cfg.CourseDirectory.root = str(ROOT)
+    cfg = load_course_config(COURSE)
+    cfg.CourseDirectory.root = str(COURSE)
     cfg.GradingExecute.sandbox = sandbox
     if timeout:
         cfg.Execute.timeout = cfg.ExecutePreprocessor.timeout = timeout
@@ -350,7 +358,10 @@ def check_all(chapters=CHAPTERS, out=print, timeout=None):
     Returns ``(exit status, [result or None])``."""
     paths = sorted(Path(chapters).glob("*/exercises.ipynb"))
     if not paths:
-        raise CheckError(f"no exercise notebooks under {chapters}")
+        raise CheckError(
+            f"no exercise notebooks under {Path(chapters).resolve()}: run "
+            f"--all in the folder that holds chapters/<chapter>/"
+            f"exercises.ipynb, or check one notebook at a time")
     rows, results, worst = [], [], 0
     for p in paths:
         try:

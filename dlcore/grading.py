@@ -336,6 +336,11 @@ def check_my_work(notebook=None):
     if _GRADING_KERNEL:
         print("Check my work: not run while the notebook is graded")
         return
+    if sys.platform == "emscripten":  # Pyodide: JupyterLite in a browser
+        print(BROWSER_CHECK)
+        return
+    if not _self_check_installed():
+        return
     try:
         ip = get_ipython()  # noqa: F821 (defined in IPython kernels)
     except NameError:
@@ -357,6 +362,51 @@ def check_my_work(notebook=None):
             capture_output=True, text=True, stdin=subprocess.DEVNULL)
     # all on stdout: a report, not an error in the notebook
     print(proc.stdout + proc.stderr, end="")
+
+
+BROWSER_CHECK = (
+    "Check my work does not run in the browser: it grades the saved "
+    "notebook with nbgrader in a second Python process, which JupyterLite "
+    "has not. Your work is kept in this browser's storage. To check it, "
+    "download the notebook (File > Download) and, on a computer with "
+    "Python, run `pip install 'deep-learning-by-hand[learn]'` and then "
+    "`python -m coursekit check exercises.ipynb`; or open the chapter in "
+    "Colab or Binder (the book's launch buttons) and run this cell there.")
+
+
+def _self_check_installed():
+    """True when nbgrader, which the self-check runs, is importable. On
+    Colab it is installed (the package's ``check`` extra) the first time;
+    elsewhere the learner is told the command."""
+    import importlib.util
+
+    if importlib.util.find_spec("nbgrader") is not None:
+        return True
+    if "google.colab" not in sys.modules:
+        print("Check my work needs nbgrader, which is not installed here: "
+              "run `pip install 'deep-learning-by-hand[check]'` (or `make "
+              "lab` in the course's folder), restart the kernel and run "
+              "this cell again")
+        return False
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        wanted = [r.split(";")[0].strip()
+                  for r in requires("deep-learning-by-hand") or []
+                  if 'extra == "check"' in r]
+    except PackageNotFoundError:
+        wanted = []
+    wanted = wanted or ["nbgrader>=0.9.6,<0.10"]
+    print("Installing nbgrader for Check my work (once per Colab "
+          "session, about a minute)...")
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                           *wanted], capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"could not install {' '.join(wanted)}:\n{proc.stderr[-2000:]}")
+        return False
+    importlib.invalidate_caches()
+    return True
 
 
 def _this_notebook(ip, tmp):

@@ -262,6 +262,48 @@ def test_check_my_work_is_off_while_graded():
         g._GRADING_KERNEL = old
 
 
+def test_check_my_work_in_the_browser_says_where_it_runs(monkeypatch,
+                                                        capsys):
+    """In JupyterLite (Pyodide) there is no second process for nbgrader:
+    the cell says so and how to check elsewhere, and runs nothing."""
+    import dlcore.grading as g
+
+    monkeypatch.setattr(g.sys, "platform", "emscripten")
+    monkeypatch.setattr(subprocess, "run", None)  # nothing may run
+    g.check_my_work()
+    text = capsys.readouterr().out
+    assert "does not run in the browser" in text
+    assert "python -m coursekit check" in text and "Colab" in text
+
+
+def test_check_my_work_without_nbgrader(monkeypatch, capsys):
+    """Where nbgrader is missing the cell gives the install command; on
+    Colab it installs the package's check extra itself, once."""
+    import importlib.util
+
+    import dlcore.grading as g
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
+        None if name == "nbgrader" else real(name, *a)))
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert not g._self_check_installed()
+    assert "pip install 'deep-learning-by-hand[check]'" in \
+        capsys.readouterr().out
+    assert not ran  # nothing installed without being asked
+
+    monkeypatch.setitem(sys.modules, "google.colab", type(sys)("colab"))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (
+        ran.append(cmd) or subprocess.CompletedProcess(cmd, 0, "", "")))
+    assert g._self_check_installed()
+    (cmd,) = ran
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    assert any(r.startswith("nbgrader") and ">=0.9.6" in r for r in cmd), cmd
+    assert "Installing nbgrader" in capsys.readouterr().out
+
+
 def test_strip_hidden_leaves_no_hidden_line():
     # the helper the leak check above relies on
     for cell in read(SOURCE).cells:

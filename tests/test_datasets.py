@@ -1,9 +1,17 @@
-"""dlcore.datasets: toy sets, digits, and the MNIST loader (offline)."""
+"""dlcore.datasets: toy sets, digits, and the MNIST loader (offline: its
+downloads go to a local HTTP server the tests start)."""
 
+import functools
 import gzip
 import hashlib
+import http.server
+import logging
 import socket
 import struct
+import subprocess
+import sys
+import threading
+import types
 
 import numpy as np
 import pytest
@@ -148,6 +156,44 @@ def test_parse_idx_bad_magic(tmp_path):
 
 
 # ---------------------------------------------------------------- MNIST
+#
+# The download path runs for real, through pooch and requests, against a
+# local HTTP server that serves tiny MNIST-shaped files made here: a good
+# mirror, one with the wrong bytes, a folder that answers 404, and a port
+# where nothing listens. No test reaches the real network.
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; keeps its request log out of the test output."""
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server over tmp_path / "www": (base URL, folder,
+    the list of paths requested)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    requested = []
+
+    class Handler(QuietHandler):
+        def do_GET(self):
+            requested.append(self.path)
+            super().do_GET()
+
+    handler = functools.partial(Handler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever,
+                              kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/", root, requested
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
 
 def closed_port_url():
     """An http URL on localhost where nothing listens."""
@@ -157,30 +203,50 @@ def closed_port_url():
     return f"http://127.0.0.1:{port}/mnist/"
 
 
+REAL_MIRRORS = list(datasets.MNIST_MIRRORS)
+
+
 @pytest.fixture
-def mirror(tmp_path, monkeypatch):
-    """A file:// mirror with tiny MNIST-shaped IDX .gz files, their digests
-    in the loader's table, and the built-in mirrors pointed at nowhere."""
+def mirror(server, monkeypatch):
+    """Mirrors on the local server: ``good`` with tiny MNIST-shaped IDX
+    .gz files (their digests put in the loader's table), ``bad`` with
+    other bytes under the same names, ``missing`` (404); the built-in
+    list points at a closed port."""
+    base, root, requested = server
     rng = np.random.default_rng(0)
-    folder = tmp_path / "mirror"
-    folder.mkdir()
     arrays = {
         "train_images": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
         "train_labels": rng.integers(0, 10, 12, dtype=np.uint8),
         "test_images": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
         "test_labels": rng.integers(0, 10, 5, dtype=np.uint8),
     }
-    digests = {}
+    (root / "good").mkdir()
+    (root / "bad").mkdir()
+    (root / "missing").mkdir()
+    digests, bad_digests = {}, {}
     for key, name in datasets.MNIST_FILES.items():
         data = gzip.compress(idx_bytes(arrays[key]))
-        (folder / name).write_bytes(data)
+        (root / "good" / name).write_bytes(data)
         digests[name] = hashlib.sha256(data).hexdigest()
+        damaged = data[:-1] + bytes([data[-1] ^ 0xFF])
+        (root / "bad" / name).write_bytes(damaged)
+        bad_digests[name] = hashlib.sha256(damaged).hexdigest()
     monkeypatch.setattr(datasets, "MNIST_SHA256", digests)
-    # no external network in tests: the built-in list is a dead local path
-    monkeypatch.setattr(datasets, "MNIST_MIRRORS",
-                        [(tmp_path / "nowhere").as_uri() + "/"])
+    # no external network in tests: the built-in list is a dead local port
+    monkeypatch.setattr(datasets, "MNIST_MIRRORS", [closed_port_url()])
     monkeypatch.delenv("DLCORE_DATA_DIR", raising=False)
-    return folder.as_uri() + "/", arrays
+    for var in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
+    return types.SimpleNamespace(
+        good=base + "good/", bad=base + "bad/", missing=base + "missing/",
+        folder=root / "good", arrays=arrays, bad_digests=bad_digests,
+        requested=requested)
+
+
+def cached(folder):
+    """The names in a cache folder (pooch's temporary files included)."""
+    return sorted(p.name for p in folder.iterdir())
 
 
 def test_the_real_digests_are_pinned():
@@ -190,98 +256,236 @@ def test_the_real_digests_are_pinned():
     assert all(len(d) == 64 for d in datasets.MNIST_SHA256.values())
 
 
+def test_pooch_is_a_dependency_and_imported_lazily():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert any(d.replace(" ", "").startswith("pooch>=1.8") for d in deps)
+    code = ("import sys, dlcore, dlcore.datasets; "
+            "assert 'pooch' not in sys.modules, 'pooch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_load_mnist_without_pooch_says_what_to_install(tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # import pooch fails
+    with pytest.raises(DatasetError, match="pip install 'pooch"):
+        datasets.load_mnist(data_dir=tmp_path)
+
+
 def test_load_mnist_downloads_verifies_and_caches(tmp_path, mirror):
-    url, arrays = mirror
     cache = tmp_path / "cache"
+    dead = closed_port_url()
     (x_train, t_train), (x_test, t_test) = datasets.load_mnist(
-        data_dir=cache, mirrors=[closed_port_url(), url])
+        data_dir=cache, mirrors=[dead, mirror.missing, mirror.good])
     assert x_train.shape == (12, 784) and x_train.dtype == np.float32
     assert x_test.shape == (5, 784)
-    np.testing.assert_allclose(x_train * 255, arrays["train_images"].reshape(12, -1),
-                               atol=1e-4)
-    np.testing.assert_array_equal(t_test, arrays["test_labels"])
-    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(
-        datasets.MNIST_FILES.values())
+    np.testing.assert_allclose(
+        x_train * 255, mirror.arrays["train_images"].reshape(12, -1),
+        atol=1e-4)
+    np.testing.assert_array_equal(t_test, mirror.arrays["test_labels"])
+    # the four files and nothing else: no temporary file left behind
+    assert cached(cache / "mnist") == sorted(datasets.MNIST_FILES.values())
+    for name in datasets.MNIST_FILES.values():
+        assert ((cache / "mnist" / name).read_bytes()
+                == (mirror.folder / name).read_bytes())
+    # mirrors in order: the 404 folder was asked before the good one
+    first = mirror.requested.index("/missing/train-images-idx3-ubyte.gz")
+    assert first < mirror.requested.index("/good/train-images-idx3-ubyte.gz")
     # cached: a second call needs no mirror at all
+    n_requests = len(mirror.requested)
     (x2, t2), _ = datasets.load_mnist(data_dir=cache, download=False,
                                       normalize=False, flatten=False,
                                       one_hot_label=True)
+    datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
+    assert len(mirror.requested) == n_requests
     assert x2.shape == (12, 1, 28, 28) and x2.dtype == np.uint8
     assert t2.shape == (12, 10)
-    np.testing.assert_array_equal(t2.argmax(axis=1), arrays["train_labels"])
+    np.testing.assert_array_equal(t2.argmax(axis=1),
+                                  mirror.arrays["train_labels"])
 
 
 def test_load_mnist_uses_the_env_data_dir(tmp_path, mirror, monkeypatch):
-    url, _ = mirror
     monkeypatch.setenv("DLCORE_DATA_DIR", str(tmp_path / "env"))
-    datasets.load_mnist(mirrors=[url])
+    datasets.load_mnist(mirrors=[mirror.good])
     assert (tmp_path / "env" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
 
 
-def test_load_mnist_offline_lists_mirrors_and_says_where(tmp_path, mirror):
+def test_load_mnist_from_a_file_url_mirror(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    (x, _), _ = datasets.load_mnist(
+        data_dir=cache, mirrors=[mirror.folder.as_uri() + "/"])
+    assert x.shape == (12, 784)
+    assert not mirror.requested
+
+
+def test_load_mnist_skips_a_mirror_with_wrong_bytes(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    (x, _), _ = datasets.load_mnist(data_dir=cache,
+                                    mirrors=[mirror.bad, mirror.good])
+    assert x.shape == (12, 784)
+    assert "/bad/train-images-idx3-ubyte.gz" in mirror.requested
+    assert cached(cache / "mnist") == sorted(datasets.MNIST_FILES.values())
+
+
+def test_load_mnist_only_wrong_bytes_says_so_and_keeps_nothing(tmp_path,
+                                                                mirror):
+    cache = tmp_path / "cache"
+    name = "train-images-idx3-ubyte.gz"
+    with pytest.raises(DownloadError) as info:
+        datasets.load_mnist(data_dir=cache, mirrors=[mirror.bad])
+    msg = str(info.value)
+    assert mirror.bad + name in msg
+    assert "wrong SHA-256" in msg
+    assert datasets.MNIST_SHA256[name] in msg  # expected
+    assert mirror.bad_digests[name] in msg  # what the mirror served
+    assert "damaged or altered" in msg and "mirrors=" in msg
+    assert "offline" not in msg
+    assert cached(cache / "mnist") == []  # pooch deleted the bad download
+
+
+def test_load_mnist_dead_mirrors_list_the_urls_and_say_offline(tmp_path,
+                                                               mirror):
     dead = closed_port_url()
     cache = tmp_path / "cache"
     with pytest.raises(DownloadError) as info:
         datasets.load_mnist(data_dir=cache, mirrors=[dead])
     msg = str(info.value)
     assert dead + "train-images-idx3-ubyte.gz" in msg
-    assert "nowhere/train-images-idx3-ubyte.gz" in msg  # the built-in list
+    builtin = datasets.MNIST_MIRRORS[0]
+    assert builtin + "train-images-idx3-ubyte.gz" in msg
+    assert "Connection refused" in msg or "connect" in msg.lower()
+    assert "offline" in msg
     assert str(cache / "mnist" / "train-images-idx3-ubyte.gz") in msg
     assert "by hand" in msg
-    assert not list((cache / "mnist").glob("*.part"))
+    assert cached(cache / "mnist") == []
+
+
+def test_load_mnist_a_404_is_not_called_offline(tmp_path, mirror):
+    with pytest.raises(DownloadError) as info:
+        datasets.load_mnist(data_dir=tmp_path / "c",
+                            mirrors=[mirror.missing])
+    msg = str(info.value)
+    assert mirror.missing + "train-images-idx3-ubyte.gz" in msg
+    assert "404" in msg
+    assert "seems to be offline" not in msg
+
+
+def test_load_mnist_without_a_network(tmp_path, mirror, monkeypatch):
+    """No name resolves (an offline machine): the real mirrors fail fast
+    and the error lists them."""
+    monkeypatch.setattr(datasets, "MNIST_MIRRORS", REAL_MIRRORS)
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN,
+                              "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as info:
+        datasets.load_mnist(data_dir=cache)
+    msg = str(info.value)
+    for base in REAL_MIRRORS:
+        assert base + "train-images-idx3-ubyte.gz" in msg
+    assert "name resolution" in msg and "seems to be offline" in msg
+    assert cached(cache / "mnist") == []
 
 
 def test_load_mnist_without_download(tmp_path, mirror):
-    with pytest.raises(DatasetError, match="download=False"):
-        datasets.load_mnist(data_dir=tmp_path / "empty", download=False)
+    empty = tmp_path / "empty"
+    with pytest.raises(DatasetError) as info:
+        datasets.load_mnist(data_dir=empty, download=False,
+                            mirrors=[mirror.good])
+    msg = str(info.value)
+    assert "download=False" in msg and "download=True" in msg
+    assert str(empty / "mnist" / "train-images-idx3-ubyte.gz") in msg
+    assert mirror.good + "train-images-idx3-ubyte.gz" in msg
+    assert not mirror.requested and not empty.exists()
 
 
 def test_load_mnist_checksum_mismatch_in_cache(tmp_path, mirror):
-    url, _ = mirror
     cache = tmp_path / "cache"
-    datasets.load_mnist(data_dir=cache, mirrors=[url])
+    datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
     bad = cache / "mnist" / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07"))
     actual = hashlib.sha256(bad.read_bytes()).hexdigest()
     expected = datasets.MNIST_SHA256[bad.name]
     with pytest.raises(ChecksumError) as info:
-        datasets.load_mnist(data_dir=cache, mirrors=[url])
+        datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
     msg = str(info.value)
     assert str(bad) in msg and expected in msg and actual in msg
     assert "delete" in msg
-
-
-def test_load_mnist_skips_a_mirror_with_wrong_bytes(tmp_path, mirror):
-    url, _ = mirror
-    liar = tmp_path / "liar"
-    liar.mkdir()
-    for name in datasets.MNIST_FILES.values():
-        (liar / name).write_bytes(b"not the file")
-    cache = tmp_path / "cache"
-    (x, _), _ = datasets.load_mnist(data_dir=cache,
-                                    mirrors=[liar.as_uri() + "/", url])
-    assert x.shape == (12, 784)
+    # following the advice works
+    bad.unlink()
+    datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
 
 
 def test_load_mnist_checksums_argument(tmp_path, mirror):
-    url, _ = mirror
     wrong = {name: "0" * 64 for name in datasets.MNIST_FILES.values()}
     with pytest.raises(DownloadError, match="wrong SHA-256"):
-        datasets.load_mnist(data_dir=tmp_path / "c", mirrors=[url],
+        datasets.load_mnist(data_dir=tmp_path / "c", mirrors=[mirror.good],
                             checksums=wrong)
 
 
 def test_load_mnist_truncated_cached_file_names_it(tmp_path, mirror):
-    url, _ = mirror
     cache = tmp_path / "cache"
-    datasets.load_mnist(data_dir=cache, mirrors=[url])
+    datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
     path = cache / "mnist" / "train-images-idx3-ubyte.gz"
     cut = path.read_bytes()[:-30]
     path.write_bytes(cut)
     # the digest table now says the cut file is "right": parsing must catch it
     datasets.MNIST_SHA256[path.name] = hashlib.sha256(cut).hexdigest()
     with pytest.raises(IDXError, match="train-images-idx3-ubyte.gz"):
-        datasets.load_mnist(data_dir=cache, mirrors=[url])
+        datasets.load_mnist(data_dir=cache, mirrors=[mirror.good])
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def pooch_log():
+    """What pooch's own logger (not part of logging's tree) emits."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level, handler = logger.level, Records()
+    logger.addHandler(handler)
+    try:
+        yield logger, handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_load_mnist_downloads_quietly(tmp_path, mirror, pooch_log):
+    logger, records = pooch_log
+    datasets.load_mnist(data_dir=tmp_path / "c",
+                        mirrors=[closed_port_url(), mirror.bad, mirror.good])
+    # without digests pooch has more to say (the hashes it computed)
+    datasets.load_mnist(data_dir=tmp_path / "d", mirrors=[mirror.good],
+                        checksums={})
+    assert [r.getMessage() for r in records] == []
+    # pooch's logger is left as it was: it still logs for other callers
+    assert logger.level == logging.NOTSET and not logger.filters
+    logger.info("after load_mnist")
+    assert [r.getMessage() for r in records] == ["after load_mnist"]
+
+
+def test_load_mnist_shows_pooch_lines_when_asked(tmp_path, mirror,
+                                                 pooch_log):
+    logger, records = pooch_log
+    logger.setLevel(logging.INFO)
+    datasets.load_mnist(data_dir=tmp_path / "c", mirrors=[mirror.good])
+    assert any("Downloading data from" in r.getMessage() for r in records)
+    assert logger.level == logging.INFO
 
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from coursekit import notebooks as nbk
 from coursekit.leaks import all_secrets, find_leaks, notebook_text, scan
-from coursekit.release import generate, source_chapters
+from coursekit.release import KIT, generate, source_chapters, write_kit
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
@@ -49,6 +49,28 @@ def test_released_notebook_has_no_drift(source, regenerated):
         f"{committed} differs from what `make release` generates from "
         f"{source}: edit the source, then run `make release`"
     )
+
+
+def test_the_self_check_kit_has_no_drift(tmp_path):
+    """coursekit/course/ is what `make release` writes: the sources' tests
+    (hidden ones included) with the answers as released, and the course's
+    nbgrader configuration; no solution line is in it."""
+    write_kit(ROOT, tmp_path)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")
+                   if p.is_file())
+    committed = sorted(p.relative_to(KIT) for p in KIT.rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts)
+    assert committed == fresh, "run `make release`"
+    for rel in fresh:
+        assert (KIT / rel).read_bytes() == (tmp_path / rel).read_bytes(), (
+            f"{KIT / rel} differs from what `make release` writes: run it")
+    hidden = all_secrets(ROOT / "solutions", kinds=(nbk.HIDDEN,))
+    assert scan(sorted(KIT.rglob("*.ipynb")), hidden)  # the tests are there
+    answers = all_secrets(ROOT / "solutions", kinds=(nbk.SOLUTION,))
+    for path in KIT.rglob("*.ipynb"):
+        assert "BEGIN SOLUTION" not in path.read_text(), path
+        for item, cell in nbk.answer_cells(nbk.read(path)).items():
+            assert not find_leaks(cell.source, answers), (path, item)
 
 
 def test_release_is_deterministic(regenerated, tmp_path):
@@ -130,7 +152,7 @@ def test_source_follows_the_notebook_conventions(source):
         hidden = per_item.get(item, [])
         assert False in hidden and True in hidden, (
             f"{item} needs visible and hidden test cells")
-    intro = nb.cells[0].source
+    intro = next(c for c in nb.cells if c.cell_type == "markdown").source
     assert nbk.points_table(nb) in intro, "the intro's points table is stale"
     assert "hidden tests" in intro.lower() and "nbgrader validate" in intro
     assert "Check my work" in intro and \
