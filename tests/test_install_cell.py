@@ -2,8 +2,9 @@
 package where it is missing (Colab, JupyterLite) and does nothing where
 it is installed (make lab, Binder, the book's build, grading).
 
-The cell is the same in every lesson and exercise notebook; a new
-notebook starts with a copy of it (the message below prints it).
+The cell is the same in every lesson and exercise notebook (locked in
+the exercises); a new notebook starts with a copy of it (the message
+below prints it).
 """
 
 import re
@@ -35,6 +36,16 @@ def test_the_notebook_starts_with_the_install_cell(path):
         f"remove-cell (the book does not show it):\n\n{INSTALL}")
     assert "remove-cell" in first.metadata.get("tags", [])
     assert not first.get("outputs")
+    if path.name == "exercises.ipynb":
+        # the course's cell, not the learner's: locked (nbgrader restores
+        # it), so the answer-cell policy, which forbids importlib and
+        # magics in a learner's cells, does not apply to it
+        meta = first.metadata.get("nbgrader", {})
+        assert meta.get("locked") and not meta.get("solution") and \
+            not meta.get("grade"), meta
+        from coursekit.policy import check_notebook
+
+        assert check_notebook(nbformat.read(str(path), as_version=4)) == {}
 
 
 def test_it_installs_this_distribution_with_an_extra_it_has():
