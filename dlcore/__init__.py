@@ -11,11 +11,14 @@ Modules, one concept each:
 - ``gradients``   numerical gradients and gradient descent (chapter 3)
 - ``graph``       multiply and add nodes of a computational graph (chapter 4)
 - ``layers``      layers with forward and backward (chapters 5-7)
-- ``optim``       SGD, Momentum, AdaGrad, RMSprop, Adam (chapter 6)
+- ``optim``       SGD, Momentum, AdaGrad, RMSprop, Adam; schedules (chapter 6)
 - ``init``        weight initialisation (chapter 6)
 - ``conv``        im2col, col2im and the output-size formula (chapter 7)
+- ``residual``    a residual block around any layers (chapter 7)
+- ``augment``     shifted and rotated copies of images (chapter 7)
 - ``precision``   dynamic loss scaling for mixed precision (chapter 8)
-- ``nets``        forward pass, TwoLayerNet, MultiLayerNet, SimpleConvNet
+- ``nets``        forward pass, TwoLayerNet, MultiLayerNet, SimpleConvNet,
+                  LeNet5, DeepConvNet, ResidualMLP
 - ``trainer``     a training loop with a progress bar and a history
 - ``datasets``    toy sets, scikit-learn's digits, MNIST
 - ``plot``        the figures the chapters draw (imports matplotlib)

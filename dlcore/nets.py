@@ -6,6 +6,9 @@
 - ``MultiLayerNet``: any number of hidden layers, with weight decay,
   batch normalization and dropout (chapter 6).
 - ``SimpleConvNet``: Conv-Relu-Pool-Affine-Relu-Affine (chapter 7).
+- ``LeNet5``, ``DeepConvNet`` (the deeper convnet of *Deep Learning from
+  Scratch*, chapter 8) and ``ResidualMLP`` (a deep net of residual
+  blocks, or the same depth without shortcuts): chapter 7's deeper nets.
 
 Every net has a ``params`` dict (the very arrays its layers use, so an
 optimizer's in-place update reaches them) and ``predict``, ``loss``,
@@ -35,6 +38,7 @@ from dlcore.layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
+from dlcore.residual import Residual
 
 __all__ = [
     "forward",
@@ -42,6 +46,9 @@ __all__ = [
     "TwoLayerNet",
     "MultiLayerNet",
     "SimpleConvNet",
+    "LeNet5",
+    "DeepConvNet",
+    "ResidualMLP",
 ]
 
 
@@ -403,3 +410,202 @@ class SimpleConvNet(_LayerNet):
         self._add(L["Relu"]())
         self._add(L["Affine"](_normal(rng, (hidden_size, output_size), std3,
                                       dtype), _zeros(output_size, dtype)), 3)
+
+
+# ---------------------------------------------------------------- chapter 7: deeper
+
+class LeNet5(_LayerNet):
+    """LeNet-5 (LeCun et al. 1998) with today's bricks:
+    Conv(6, 5x5) - act - Pool(2x2) - Conv(16, 5x5) - act - Pool(2x2) -
+    Affine(120) - act - Affine(84) - act - Affine - SoftmaxWithLoss.
+
+    ``input_dim``: (C, H, W); ``pad``: the first convolution's padding
+    (2 turns MNIST's 28x28 into the paper's 32x32 field, so the second
+    pooling leaves 16 maps of 5x5). ``activation``: "relu" or "sigmoid".
+    Differences from the paper: max pooling instead of trainable
+    subsampling, every C3 map sees all six S2 maps (the paper used a
+    sparser table), C5 is an Affine layer (the same parameters, since
+    its input is 5x5), a softmax instead of RBF units. ``params``: W1, b1
+    (6, C, 5, 5), W2, b2 (16, 6, 5, 5), W3..W5, b3..b5 for the Affine
+    layers. ``weight_init_std``: None (He for ReLU, Xavier for sigmoid),
+    a kind, or a number. ``layers``: other layer classes, as for
+    SimpleConvNet.
+    """
+
+    _ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}
+
+    def __init__(self, input_dim=(1, 28, 28), output_size=10, pad=2,
+                 activation="relu", weight_init_std=None, rng=None,
+                 dtype=np.float64, layers=None):
+        key = str(activation).lower()
+        if key not in self._ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}: choose one "
+                             f"of {sorted(self._ACTIVATIONS)}")
+        init = key if weight_init_std is None else weight_init_std
+        C, H, W = input_dim
+        h, w = H, W
+        for k, p in ((5, pad), (2, 0), (5, 0), (2, 0)):
+            stride = 2 if k == 2 else 1
+            h = conv_output_size(h, k, stride, p)
+            w = conv_output_size(w, k, stride, p)
+        rng = np.random.default_rng(rng)
+        self._setup(layers)
+        L = self._cls
+        act = L[self._ACTIVATIONS[key]]
+        shapes = [(6, C, 5, 5), (16, 6, 5, 5), (16 * h * w, 120), (120, 84),
+                  (84, output_size)]
+        for i, shape in enumerate(shapes, start=1):
+            fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+            Wi = _normal(rng, shape, _init_std(init, fan_in), dtype)
+            bi = _zeros(shape[0] if len(shape) == 4 else shape[1], dtype)
+            if len(shape) == 4:
+                self._add(L["Convolution"](Wi, bi, pad=pad if i == 1 else 0),
+                          i)
+                self._add(act())
+                self._add(L["Pooling"](2, 2, stride=2))
+            else:
+                self._add(L["Affine"](Wi, bi), i)
+                if i < len(shapes):
+                    self._add(act())
+
+
+class DeepConvNet(_LayerNet):
+    """The deeper convnet of *Deep Learning from Scratch*, chapter 8:
+    (Conv-Relu-Conv-Relu-Pool) x 3 - Affine - Relu - Dropout - Affine -
+    Dropout - SoftmaxWithLoss, all filters 3x3, He initialisation.
+
+    ``conv_params``: six dicts {"filter_num", "filter_size", "pad",
+    "stride"}; the default is the book's: 16, 16, 32, 32, 64, 64 filters
+    of 3x3, pad 1 except the fourth (pad 2), so MNIST's 28x28 becomes
+    14, 8 and 4 after the three poolings. ``hidden_size``: the first
+    Affine's outputs (50). ``dropout_ratio``: of both Dropout layers (the
+    book drops out the scores too); 0 leaves them out. ``params``:
+    W1..W6, b1..b6 for the convolutions, W7, b7, W8, b8 for the Affine
+    layers. ``layers``: other layer classes, as for SimpleConvNet.
+    """
+
+    BOOK_CONV_PARAMS = tuple(
+        {"filter_num": n, "filter_size": 3, "pad": p, "stride": 1}
+        for n, p in ((16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)))
+
+    def __init__(self, input_dim=(1, 28, 28), conv_params=None,
+                 hidden_size=50, output_size=10, dropout_ratio=0.5,
+                 rng=None, dtype=np.float64, layers=None):
+        convs = [dict(c) for c in (conv_params or self.BOOK_CONV_PARAMS)]
+        if len(convs) != 6:
+            raise ValueError(f"DeepConvNet has six convolutions; got "
+                             f"{len(convs)} conv_params")
+        keys = set(self.BOOK_CONV_PARAMS[0])
+        for i, c in enumerate(convs, start=1):
+            if set(c) != keys:
+                raise ValueError(f"conv_params[{i - 1}] has keys "
+                                 f"{sorted(c)}; use exactly {sorted(keys)}")
+        rng = np.random.default_rng(rng)
+        self._setup(layers)
+        L = self._cls
+        C, H, W = input_dim
+        for i, c in enumerate(convs, start=1):
+            FN, FS = c["filter_num"], c["filter_size"]
+            H = conv_output_size(H, FS, c["stride"], c["pad"])
+            W = conv_output_size(W, FS, c["stride"], c["pad"])
+            std = _init_std("he", C * FS * FS)
+            self._add(L["Convolution"](
+                _normal(rng, (FN, C, FS, FS), std, dtype), _zeros(FN, dtype),
+                stride=c["stride"], pad=c["pad"]), i)
+            self._add(L["Relu"]())
+            C = FN
+            if i % 2 == 0:
+                H = conv_output_size(H, 2, 2)
+                W = conv_output_size(W, 2, 2)
+                self._add(L["Pooling"](2, 2, stride=2))
+        fan_in = C * H * W
+        self._add(L["Affine"](
+            _normal(rng, (fan_in, hidden_size), _init_std("he", fan_in),
+                    dtype), _zeros(hidden_size, dtype)), 7)
+        self._add(L["Relu"]())
+        if dropout_ratio:
+            self._add(L["Dropout"](dropout_ratio, rng=rng))
+        self._add(L["Affine"](
+            _normal(rng, (hidden_size, output_size),
+                    _init_std("he", hidden_size), dtype),
+            _zeros(output_size, dtype)), 8)
+        if dropout_ratio:
+            self._add(L["Dropout"](dropout_ratio, rng=rng))
+
+
+class ResidualMLP(_LayerNet):
+    """A deep fully connected net of residual blocks, or the same net
+    without the shortcuts:
+
+    Affine - Relu - [block - Relu] x n_blocks - Affine - SoftmaxWithLoss,
+    block = Residual([Affine, Relu, Affine]) (y = F(x) + x) when ``skip``,
+    else the plain Affine - Relu - Affine. ``use_batchnorm`` puts a
+    BatchNormalization after each Affine inside a block (as ResNet does
+    after its convolutions). Weight layers: 2 + 2 * n_blocks.
+    ``params``: W1..Wn, b1..bn in order of depth (gamma, beta with the
+    index of the Affine they follow). ``weight_init_std``: as for
+    MultiLayerNet ("he" by default). ``layers``: other layer classes, as
+    for MultiLayerNet.
+    """
+
+    def __init__(self, input_size, hidden_size, n_blocks, output_size,
+                 skip=True, use_batchnorm=False, weight_init_std="he",
+                 rng=None, dtype=np.float64, layers=None):
+        self.skip = skip
+        rng = np.random.default_rng(rng)
+        self._setup(layers)
+        L = self._cls
+        index = 0
+
+        def affine(fan_in, fan_out):
+            nonlocal index
+            index += 1
+            std = _init_std(weight_init_std, fan_in)
+            layer = L["Affine"](_normal(rng, (fan_in, fan_out), std, dtype),
+                                _zeros(fan_out, dtype))
+            return layer, index
+
+        layer, i = affine(input_size, hidden_size)
+        self._add(layer, i)
+        self._add(L["Relu"]())
+        for _ in range(n_blocks):
+            inner = []  # (layer, index or None)
+            for k in range(2):
+                layer, i = affine(hidden_size, hidden_size)
+                inner.append((layer, i))
+                if use_batchnorm:
+                    inner.append((L["BatchNormalization"](
+                        _ones(hidden_size, dtype), _zeros(hidden_size, dtype)),
+                        i))
+                if k == 0:
+                    inner.append((L["Relu"](), None))
+            if skip:
+                # the block is one layer of the net; its inner layers'
+                # parameters are registered under the net's names
+                self.layers.append(Residual([lay for lay, _ in inner]))
+                for lay, i in inner:
+                    if i is not None:
+                        self._register(lay, i)
+            else:
+                for lay, i in inner:
+                    self._add(lay, i)
+            self._add(L["Relu"]())
+        layer, i = affine(hidden_size, output_size)
+        self._add(layer, i)
+
+    def _register(self, layer, index):
+        """Make ``layer``'s parameters the net's, without listing the
+        layer itself (it runs inside a block)."""
+        own = getattr(layer, "params", None)
+        if not isinstance(own, dict):
+            own = {k: getattr(layer, k) for k in self._CONTRACT_PARAMS
+                   if getattr(layer, k, None) is not None}
+        for key, array in own.items():
+            name = f"{key}{index}"
+            self.params[name] = array
+            self._slots.append((name, layer, key))
+
+    def _trains_differently(self, layer):
+        """A block passes ``train_flg`` to its batch norm layers."""
+        return (isinstance(layer, Residual)
+                or super()._trains_differently(layer))

@@ -17,6 +17,7 @@ __all__ = [
     "show_images",
     "show_filters",
     "plot_functions",
+    "show_misclassified",
 ]
 
 
@@ -165,3 +166,38 @@ def plot_functions(functions, x=None, ax=None, title=None):
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def show_misclassified(images, t, y, ncols=8, max_images=24, cmap="gray_r"):
+    """The images a classifier got wrong, titled "true -> predicted".
+
+    ``images`` as for :func:`show_images`; ``t`` the true labels (N,) or
+    one-hot (N, K); ``y`` the predicted labels (N,) or scores (N, K)
+    (their argmax is taken). Shows the first ``max_images`` mistakes in
+    the order of ``images``; the Figure's suptitle says how many there
+    are in all. With no mistakes, one empty Axes says so. Returns the
+    Figure.
+    """
+    images, t, y = to_cpu(images), to_cpu(t), to_cpu(y)
+    if t.ndim == 2:
+        t = t.argmax(axis=1)
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    if not len(images) == len(t) == len(y):
+        raise ValueError(f"images, t and y must have one entry per image; "
+                         f"got {len(images)}, {len(t)} and {len(y)}")
+    wrong = np.flatnonzero(t != y)
+    if len(wrong) == 0:
+        fig, ax = plt.subplots(figsize=(3, 1))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"no mistakes in {len(t)} images",
+                ha="center", va="center")
+        return fig
+    shown = wrong[:max_images]
+    fig = show_images(images[shown],
+                      labels=[f"{t[i]} \u2192 {y[i]}" for i in shown],
+                      ncols=ncols, cmap=cmap)
+    fig.suptitle(f"{len(wrong)} of {len(t)} misclassified "
+                 f"(true \u2192 predicted)", fontsize=10)
+    fig.tight_layout()
+    return fig

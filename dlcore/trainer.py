@@ -13,7 +13,10 @@ every net in ``dlcore.nets`` has them.
 """
 
 import numpy as np
-from tqdm.auto import tqdm
+# the text bar, not tqdm.auto: it works in a terminal, JupyterLab, Colab
+# and the book alike, where tqdm.auto without ipywidgets warns with this
+# machine's paths
+from tqdm import tqdm
 
 from dlcore.backend import get_array_module
 from dlcore.guard import reference
@@ -126,18 +129,26 @@ def compare_optimizers(networks, optimizers, x_train, t_train, x_test,
 class Trainer:
     """Train ``network`` by mini-batch gradient descent.
 
-    Each epoch visits the training set once, in an order shuffled by
-    ``rng`` (a NumPy Generator, a seed, or None), in
-    ``len(x_train) // mini_batch_size`` mini-batches. After each
-    iteration the mini-batch loss is recorded; after each epoch the
-    accuracy on the training and test sets (on their first
+    An epoch uses every training sample once: the N samples, in an order
+    shuffled by ``rng`` (a NumPy Generator, a seed, or None), are taken
+    ``mini_batch_size`` at a time, in ``iter_per_epoch = ceil(N /
+    mini_batch_size)`` mini-batches; the last one holds the rest, fewer
+    than ``mini_batch_size`` when that does not divide N. After each
+    iteration the mini-batch loss is recorded; after each
+    epoch the accuracy on the training and test sets (on their first
     ``evaluate_sample_num_per_epoch`` samples, when given).
+
+    ``lr_schedule``: None keeps the optimizer's own, constant learning
+    rate; otherwise a callable ``lr_schedule(step) -> float`` (such as
+    ``dlcore.optim.CosineDecay``) that sets ``optimizer.lr`` before
+    update number ``step``, counted from 0 over the whole run (there are
+    ``max_iter`` updates).
     """
 
     def __init__(self, network, x_train, t_train, x_test, t_test,
                  epochs=20, mini_batch_size=100, optimizer="sgd",
                  optimizer_param=None, evaluate_sample_num_per_epoch=None,
-                 progress=True, rng=None):
+                 progress=True, rng=None, lr_schedule=None):
         for name, x, t in (("train", x_train, t_train),
                            ("test", x_test, t_test)):
             if len(x) != len(t):
@@ -159,23 +170,44 @@ class Trainer:
         self.epochs = int(epochs)
         self.batch_size = min(int(mini_batch_size), len(x_train))
         self.optimizer = make_optimizer(optimizer, optimizer_param)
+        if lr_schedule is not None:
+            if not callable(lr_schedule):
+                raise TypeError(
+                    "lr_schedule must be None or a callable step -> "
+                    f"learning rate; got {type(lr_schedule).__name__}")
+            if not hasattr(self.optimizer, "lr"):
+                raise TypeError(
+                    "lr_schedule sets optimizer.lr, but this "
+                    f"{type(self.optimizer).__name__} has no lr attribute")
+            if optimizer_param and "lr" in optimizer_param:
+                raise ValueError(
+                    "give the learning rate once: as optimizer_param['lr'] "
+                    "or as lr_schedule, not both")
+        self.lr_schedule = lr_schedule
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
         self.progress = progress
         self.rng = np.random.default_rng(rng)
-        self.iter_per_epoch = len(x_train) // self.batch_size
+        # ceil: the last mini-batch takes the remainder, so no sample is
+        # left out of an epoch
+        self.iter_per_epoch = -(-len(x_train) // self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
+        self.step = 0  # updates made so far: the schedule's step
         self.history = {"loss": [], "train_acc": [], "test_acc": []}
 
     def _batches(self):
         """Index arrays of one epoch's mini-batches."""
         order = self.rng.permutation(len(self.x_train))
         xp = get_array_module(self.x_train)
-        for i in range(self.iter_per_epoch):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]  # the last may be short
             yield idx if xp is np else xp.asarray(idx)
 
     def train_step(self, idx):
-        """One update on the mini-batch ``idx``; returns its loss (float)."""
+        """One update on the mini-batch ``idx``; returns its loss (float).
+
+        With an ``lr_schedule``, the update uses the rate
+        ``lr_schedule(self.step)``; ``self.step`` then counts it.
+        """
         x, t = self.x_train[idx], self.t_train[idx]
         grads = self.network.gradient(x, t)
         # Nets in dlcore keep the loss of the forward pass behind the
@@ -183,7 +215,10 @@ class Trainer:
         loss = getattr(self.network, "last_loss", None)
         if loss is None:
             loss = self.network.loss(x, t)
+        if self.lr_schedule is not None:
+            self.optimizer.lr = float(self.lr_schedule(self.step))
         self.optimizer.update(self.network.params, grads)
+        self.step += 1
         loss = float(loss)
         self.history["loss"].append(loss)
         return loss

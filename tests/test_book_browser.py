@@ -3,8 +3,13 @@
 Every page of the table of contents is opened from a local HTTP server
 over ``_build/html`` (built first if missing or older than its sources).
 Each page must load without console errors, with every image loaded and
-every formula typeset by the bundled MathJax; no page may show solution
-code or hidden tests; the search page must find "backpropagation".
+every formula typeset by the bundled MathJax, and without the defects a
+reader finds (``page_defects``): raw Markdown tables or ``$`` math in the
+text, a warning or traceback in a cell's output, a path of the build
+machine, an object's default repr, a title twice in the sidebar. No page
+may show solution code or hidden tests; the search page must find
+"backpropagation". tests/test_rendering_checks.py shows that each of
+these checks fails on a page with that defect.
 Screenshots of the landing page and one page per chapter go to
 ``artifacts/screenshots/``.
 
@@ -223,6 +228,116 @@ return {
 """
 
 
+# What a reader sees as broken, in five classes; each entry is
+# [class, what]. arguments[0]: strings that only a path on the build
+# machine contains (anywhere on the page); arguments[1]: ones that are
+# only wrong in a cell's output (the guides show ".venv" on purpose).
+DEFECTS = r"""
+const [machine, outputOnly] = arguments;
+const found = [];
+const add = (kind, what) => found.push([kind, what.replace(/\s+/g, " ")
+                                               .trim().slice(0, 100)]);
+// the text of root without the elements matching drop
+function text(root, drop) {
+  const copy = root.cloneNode(true);
+  copy.querySelectorAll(drop).forEach(e => e.remove());
+  return copy.textContent;
+}
+const article = document.querySelector("article") || document.body;
+const CODE = "pre, script, style, mjx-container, .math, mjx-assistive-mml";
+
+// 1. Markdown left as text: table rows, $ or $$ (code and typeset math
+//    aside; inline code stays for tables, whose cells hold it)
+for (const line of text(article, CODE).split("\n")) {
+  // (a separator row's --- may have become an em dash)
+  if (/\|\s*:?[-\u2013\u2014]+:?\s*\|/.test(line)
+      || /^\s*\|.*\|.*\|\s*$/.test(line)) {
+    add("raw Markdown table", line);
+  }
+}
+const prose = text(article, CODE + ", code, kbd");
+for (const m of prose.matchAll(/\$/g)) {
+  add("raw $ math", prose.slice(Math.max(0, m.index - 40), m.index + 40));
+}
+
+// 2. a warning or traceback in a cell's output: any "...Warning:" or
+//    traceback, and "...Error:" lines on stderr or in an error output (a
+//    lesson may print an error's message on purpose; cells tagged
+//    raises-exception show their traceback on purpose)
+const outputs = Array.from(document.querySelectorAll(".cell_output"))
+  .filter(o => !o.closest(".tag_raises-exception"));
+const ALARM = /(^|\s)([A-Z]\w*)?Warning\b:|Traceback \(most recent/;
+const ERROR = /(^|\s)([A-Z]\w*)?Error\b:/;
+for (const out of outputs) {
+  for (const line of out.textContent.split("\n")) {
+    if (ALARM.test(line)) add("warning or traceback in an output", line);
+  }
+  for (const err of out.querySelectorAll(".stderr, .traceback")) {
+    for (const line of err.textContent.split("\n")) {
+      if (ERROR.test(line)) add("warning or traceback in an output", line);
+    }
+  }
+}
+
+// 3. a path of the build machine
+const all = text(document.body, "script, style");
+const outs = outputs.map(o => o.textContent).join("\n");
+for (const [where, marks] of [[all, machine], [outs, outputOnly]]) {
+  for (const mark of marks) {
+    const at = where.indexOf(mark);
+    if (at >= 0) {
+      add("build-machine path", where.slice(Math.max(0, at - 30), at + 60));
+    }
+  }
+}
+
+// 4. an object's default repr
+for (const m of all.matchAll(/ at 0x[0-9a-fA-F]+/g)) {
+  add("default repr", all.slice(Math.max(0, m.index - 50), m.index + 20));
+}
+
+// 5. a title twice in the sidebar (numbers aside: "1. Perceptrons" as a
+//    caption and as a chapter), and more than one search box there
+const sidebar = document.querySelector(".bd-sidebar-primary");
+if (sidebar) {
+  const seen = new Set();
+  const titles = sidebar.querySelectorAll(".caption-text, nav a");
+  for (const e of titles) {
+    const key = e.textContent.replace(/^[\d.\s]+/, "").replace(/\s+/g, " ")
+                 .trim().toLowerCase();
+    if (!key) continue;
+    if (seen.has(key)) add("title twice in the sidebar", e.textContent);
+    seen.add(key);
+  }
+  const boxes = Array.from(sidebar.querySelectorAll(
+      ".search-button-field, input[type=search], form.bd-search"))
+    .filter(e => e.getClientRects().length);
+  if (boxes.length > 1) {
+    add("title twice in the sidebar", `${boxes.length} search boxes`);
+  }
+}
+return found;
+"""
+
+# Strings that name this machine's paths (the checkout, the venv, the
+# home folder) and common roots of any build machine's.
+MACHINE_PATHS = sorted({str(ROOT) + "/", sys.prefix + "/",
+                        str(Path.home()) + "/", "/work/", "/root/",
+                        "/home/", "/tmp/"})
+OUTPUT_ONLY = [".venv", "site-packages", "dist-packages"]
+
+
+def page_defects(driver, machine=MACHINE_PATHS, output_only=OUTPUT_ONLY):
+    """The open page's defects, as "class: what" lines (none: [])."""
+    found = driver.execute_script(DEFECTS, list(machine), list(output_only))
+    lines = []
+    for kind, what in found:
+        line = f"{kind}: {what}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
 def _wait(driver, condition, timeout=30):
     from selenium.webdriver.support.ui import WebDriverWait
     return WebDriverWait(driver, timeout).until(condition)
@@ -278,7 +393,8 @@ def test_network_is_blocked(browser):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(browser, server, page):
-    """No console error, every image loaded, every formula typeset."""
+    """No console error, every image loaded, every formula typeset, and
+    none of the defects of ``page_defects``."""
     state, log = open_page(browser, f"{server}/{page}.html")
     problems = []
     if "404" in browser.title:
@@ -296,6 +412,7 @@ def test_page_renders(browser, server, page):
     problems += [f"formula left as TeX: {t}" for t in math["untypeset"][:3]]
     if math["rawDollars"]:
         problems.append("raw $$ in the text")
+    problems += page_defects(browser)
 
     if page in SCREENSHOTS:
         save_screenshot(browser, SHOTS / f"{SCREENSHOTS[page]}.png",

@@ -364,3 +364,197 @@ def test_nets_train_a_learners_layers():
             assert np.allclose(g_ref[k], g_own[k]), k
     with pytest.raises(ValueError, match="unknown layers"):
         MultiLayerNet(4, [3], 2, layers={"Conv": object})
+
+
+# ------------------------------------------- chapter 7: the deeper nets
+
+def sampled_numerical_gradient(net, x, t, k=4, seed=0, h=1e-5):
+    """Central differences of the training-mode loss at k random entries
+    of every parameter: {key: (indices, values)}."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, p in net.params.items():
+        flat = p.reshape(-1)  # a view: perturbing it perturbs p
+        idx = rng.choice(flat.size, size=min(k, flat.size), replace=False)
+        vals = []
+        for i in idx:
+            old = flat[i]
+            flat[i] = old + h
+            plus = net.loss(x, t, train_flg=True)
+            flat[i] = old - h
+            minus = net.loss(x, t, train_flg=True)
+            flat[i] = old
+            vals.append((plus - minus) / (2 * h))
+        out[key] = (idx, np.array(vals))
+    return out
+
+
+def test_lenet5_shapes_and_gradient():
+    from dlcore.nets import LeNet5
+
+    net = LeNet5(rng=np.random.default_rng(0))
+    shapes = {k: v.shape for k, v in net.params.items()}
+    assert shapes == {"W1": (6, 1, 5, 5), "b1": (6,), "W2": (16, 6, 5, 5),
+                      "b2": (16,), "W3": (400, 120), "b3": (120,),
+                      "W4": (120, 84), "b4": (84,), "W5": (84, 10),
+                      "b5": (10,)}
+    # the 61,706 parameters of the paper's count (C5 as a 5x5 convolution)
+    assert sum(p.size for p in net.params.values()) == 61706
+    assert net.predict(np.zeros((3, 1, 28, 28))).shape == (3, 10)
+    assert net.params["W3"].std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)
+    # a small input keeps the check quick: 12x12 -> 12 -> 6 -> 2 -> 1
+    small = LeNet5((1, 12, 12), output_size=3, activation="sigmoid",
+                   rng=np.random.default_rng(1))
+    assert small.params["W3"].shape == (16, 120)
+    x = np.random.default_rng(2).standard_normal((2, 1, 12, 12))
+    t = np.array([0, 2])
+    grads = small.gradient(x, t)
+    for key, (idx, values) in sampled_numerical_gradient(small, x, t).items():
+        np.testing.assert_allclose(grads[key].reshape(-1)[idx], values,
+                                   rtol=1e-4, atol=1e-7,
+                                   err_msg=f"LeNet5 gradient of {key}")
+    with pytest.raises(ValueError, match="'tanh'"):
+        LeNet5(activation="tanh")
+
+
+def tiny_deep_conv_net(**kw):
+    from dlcore.nets import DeepConvNet
+
+    convs = [{"filter_num": 2, "filter_size": 3, "pad": p, "stride": 1}
+             for p in (1, 1, 1, 2, 1, 1)]
+    return DeepConvNet((1, 8, 8), convs, hidden_size=4, output_size=3,
+                       rng=np.random.default_rng(3), **kw)
+
+
+def test_deep_conv_net_is_the_books():
+    from dlcore.layers import Convolution, Dropout, Pooling
+    from dlcore.nets import DeepConvNet
+
+    net = DeepConvNet(rng=np.random.default_rng(0))
+    kinds = [type(layer).__name__ for layer in net.layers]
+    block = ["Convolution", "Relu", "Convolution", "Relu", "Pooling"]
+    assert kinds == block * 3 + ["Affine", "Relu", "Dropout", "Affine",
+                                 "Dropout"]
+    convs = [lay for lay in net.layers if isinstance(lay, Convolution)]
+    assert [c.W.shape[0] for c in convs] == [16, 16, 32, 32, 64, 64]
+    assert [c.pad for c in convs] == [1, 1, 1, 2, 1, 1]
+    assert net.params["W7"].shape == (64 * 4 * 4, 50)
+    assert net.params["W8"].shape == (50, 10)
+    assert all(isinstance(lay, Pooling) for lay in net.layers[4::5][:3])
+    assert all(d.dropout_ratio == 0.5 for d in net.layers
+               if isinstance(d, Dropout))
+    # He initialisation: std sqrt(2 / fan_in) for every weight
+    for key, fan_in in (("W1", 9), ("W4", 32 * 9), ("W7", 1024), ("W8", 50)):
+        assert net.params[key].std() == pytest.approx(np.sqrt(2 / fan_in),
+                                                      rel=0.15), key
+    x = np.zeros((2, 1, 28, 28))
+    assert net.predict(x).shape == (2, 10)
+    assert net.loss(x, np.array([1, 2])) == net.loss(x, np.array([1, 2]))
+
+
+def test_deep_conv_net_gradient():
+    net = tiny_deep_conv_net(dropout_ratio=0)
+    assert len(net.params) == 16
+    # zero biases put a window of dead inputs exactly on ReLU's kink
+    rng = np.random.default_rng(10)
+    for key, p in net.params.items():
+        if key.startswith("b"):
+            p[...] = 0.2 * rng.standard_normal(p.shape)
+    x = np.random.default_rng(4).standard_normal((2, 1, 8, 8))
+    t = np.array([0, 2])
+    assert_grads_close(net, net.gradient(x, t), net.numerical_gradient(x, t))
+
+
+def test_deep_conv_net_errors():
+    from dlcore.nets import DeepConvNet
+
+    with pytest.raises(ValueError, match="six convolutions"):
+        DeepConvNet(conv_params=[{"filter_num": 4, "filter_size": 3,
+                                  "pad": 1, "stride": 1}])
+    bad = [dict(c) for c in DeepConvNet.BOOK_CONV_PARAMS]
+    bad[2] = {"filter_num": 4, "filter_sz": 3, "pad": 1, "stride": 1}
+    with pytest.raises(ValueError, match="filter_sz"):
+        DeepConvNet(conv_params=bad)
+
+
+@pytest.mark.parametrize("skip", [True, False])
+@pytest.mark.parametrize("use_batchnorm", [False, True])
+def test_residual_mlp_gradient(skip, use_batchnorm):
+    from dlcore.nets import ResidualMLP
+
+    net = ResidualMLP(5, 4, 2, 3, skip=skip, use_batchnorm=use_batchnorm,
+                      rng=np.random.default_rng(5))
+    weights = sorted(k for k in net.params if k.startswith("W"))
+    assert weights == [f"W{i}" for i in range(1, 7)]  # 2 + 2 * n_blocks
+    if use_batchnorm:
+        assert {"gamma2", "beta3", "gamma5"} <= set(net.params)
+    # zero biases can put a block's output exactly on ReLU's kink
+    rng = np.random.default_rng(11)
+    for key, p in net.params.items():
+        if key.startswith("b"):
+            p[...] = 0.2 * rng.standard_normal(p.shape)
+    x, t = batch(4, 5, 3, seed=6)
+    assert_grads_close(net, net.gradient(x, t), net.numerical_gradient(x, t))
+
+
+def test_residual_mlp_skip_is_the_only_difference():
+    from dlcore.nets import ResidualMLP
+    from dlcore.residual import Residual
+
+    res = ResidualMLP(6, 5, 3, 4, skip=True, rng=0)
+    plain = ResidualMLP(6, 5, 3, 4, skip=False, rng=0)
+    for key in res.params:  # the same initial weights
+        np.testing.assert_array_equal(res.params[key], plain.params[key])
+    assert sum(isinstance(lay, Residual) for lay in res.layers) == 3
+    assert not any(isinstance(lay, Residual) for lay in plain.layers)
+    x = np.random.default_rng(1).standard_normal((2, 6))
+    assert not np.allclose(res.predict(x), plain.predict(x))
+    # an optimizer's in-place update reaches the layers inside the blocks
+    before = res.predict(x)
+    SGD(lr=0.1).update(res.params, {k: np.ones_like(p)
+                                    for k, p in res.params.items()})
+    assert not np.allclose(res.predict(x), before)
+
+
+def test_residual_mlp_batch_norm_inference_mode():
+    from dlcore.nets import ResidualMLP
+
+    net = ResidualMLP(5, 4, 2, 3, use_batchnorm=True, rng=0)
+    x, t = batch(6, 5, 3, seed=7)
+    net.gradient(x, t)  # a training pass
+    # inference uses the running statistics: one sample alone gives the
+    # same scores as in the batch
+    np.testing.assert_allclose(net.predict(x[:1]), net.predict(x)[:1])
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: __import__("dlcore.nets").nets.LeNet5(
+        (1, 12, 12), output_size=3, dtype=np.float32, rng=0),
+     (4, 1, 12, 12)),
+    (lambda: tiny_deep_conv_net(dtype=np.float32), (4, 1, 8, 8)),
+    (lambda: __import__("dlcore.nets").nets.ResidualMLP(
+        6, 5, 2, 3, use_batchnorm=True, dtype=np.float32, rng=0), (4, 6)),
+])
+def test_deeper_nets_float32_end_to_end(make, shape):
+    test_float32_end_to_end(make, shape)
+
+
+def test_deeper_nets_train_a_learners_layers():
+    import dlcore.layers as L
+    from dlcore.nets import DeepConvNet, LeNet5
+
+    rng = np.random.default_rng(9)
+    mine = {n: _contract_only(getattr(L, n))
+            for n in ("Convolution", "Pooling", "Affine")}
+    for make, x in (
+            (lambda **k: LeNet5((1, 12, 12), output_size=4, rng=0, **k),
+             rng.standard_normal((3, 1, 12, 12))),
+            (lambda **k: tiny_deep_conv_net(dropout_ratio=0, **k),
+             rng.standard_normal((3, 1, 8, 8)))):
+        ref, own = make(), make(layers=mine)
+        t = np.array([0, 2, 1])
+        assert np.allclose(ref.loss(x, t), own.loss(x, t))
+        g_ref, g_own = ref.gradient(x, t), own.gradient(x, t)
+        for k in g_ref:
+            assert np.allclose(g_ref[k], g_own[k]), k
+    assert DeepConvNet  # imported for the layers check above

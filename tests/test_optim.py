@@ -1,9 +1,13 @@
-"""dlcore.optim: SGD, Momentum, AdaGrad, RMSprop, Adam (chapter 6)."""
+"""dlcore.optim: SGD, Momentum, AdaGrad, RMSprop, Adam and the
+learning-rate schedules (chapter 6)."""
+
+import math
 
 import numpy as np
 import pytest
 
-from dlcore.optim import SGD, AdaGrad, Adam, Momentum, RMSprop
+from dlcore.optim import (SGD, AdaGrad, Adam, ConstantLR, CosineDecay,
+                          Momentum, RMSprop, StepDecay, WarmUp)
 
 
 def bowl_grad(p):
@@ -111,3 +115,73 @@ def test_state_is_per_key():
     assert set(opt.v) == {"a", "b"}
     np.testing.assert_allclose(a, -0.1)
     np.testing.assert_allclose(b, 0.1)
+
+
+# ------------------------------------------------- learning-rate schedules
+
+
+def test_constant_schedule():
+    schedule = ConstantLR(0.05)
+    assert [schedule(s) for s in (0, 1, 10**6)] == [0.05] * 3
+
+
+def test_step_decay_is_a_staircase():
+    schedule = StepDecay(0.1, step_size=3, gamma=0.5)
+    np.testing.assert_allclose([schedule(s) for s in range(8)],
+                               [0.1] * 3 + [0.05] * 3 + [0.025] * 2)
+
+
+def test_cosine_decay_from_lr_to_min_lr_then_flat():
+    schedule = CosineDecay(0.1, total_steps=100, min_lr=0.01)
+    assert schedule(0) == pytest.approx(0.1)
+    assert schedule(50) == pytest.approx(0.055)   # half-way: the mean
+    assert schedule(25) == pytest.approx(0.01 + 0.09 * (1 + math.cos(
+        math.pi / 4)) / 2)
+    assert schedule(100) == pytest.approx(0.01)
+    assert schedule(500) == pytest.approx(0.01)
+    rates = [schedule(s) for s in range(120)]
+    assert all(a >= b for a, b in zip(rates, rates[1:])), "never rises"
+
+
+def test_warm_up_is_linear_then_hands_over():
+    after = CosineDecay(0.2, total_steps=10)
+    schedule = WarmUp(after, warmup_steps=4)
+    np.testing.assert_allclose([schedule(s) for s in range(4)],
+                               [0.05, 0.1, 0.15, 0.2])
+    for s in range(4, 20):
+        assert schedule(s) == after(s - 4), s
+
+
+def test_warm_up_before_a_staircase_and_a_number():
+    schedule = WarmUp(StepDecay(0.1, step_size=5, gamma=0.1), 5)
+    assert schedule(4) == pytest.approx(0.1)
+    assert schedule(9) == pytest.approx(0.1)
+    assert schedule(10) == pytest.approx(0.01)
+    constant = WarmUp(0.3, 3)
+    np.testing.assert_allclose([constant(s) for s in range(5)],
+                               [0.1, 0.2, 0.3, 0.3, 0.3])
+
+
+@pytest.mark.parametrize("schedule", [
+    ConstantLR(0.1), StepDecay(0.1, 2), CosineDecay(0.1, 5),
+    WarmUp(CosineDecay(0.1, 5), 2),
+], ids=repr)
+def test_schedules_return_python_floats(schedule):
+    for step in (0, 1, 3, 7, np.int64(4)):
+        assert type(schedule(step)) is float
+    with pytest.raises(ValueError, match="from 0"):
+        schedule(-1)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: StepDecay(0.1, 0), "step_size"),
+    (lambda: StepDecay(0.1, 2.5), "step_size"),
+    (lambda: StepDecay(0.1, 2, gamma=0), "gamma"),
+    (lambda: StepDecay(0.1, 2, gamma=1.5), "gamma"),
+    (lambda: CosineDecay(0.1, 0), "total_steps"),
+    (lambda: CosineDecay(0.1, 10, min_lr=0.2), "min_lr"),
+    (lambda: WarmUp(0.1, 0), "warmup_steps"),
+])
+def test_schedules_refuse_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -98,3 +98,31 @@ def test_plot_functions():
     lines = [ln for ln in ax.lines if ln.get_label() in ("sigmoid", "sigmoid'")]
     assert [ln.get_linestyle() for ln in lines] == ["-", "--"]
     assert len(lines[0].get_xdata()) == 201
+
+
+def test_show_misclassified():
+    rng = np.random.default_rng(3)
+    images = rng.random((12, 1, 8, 8))
+    t = np.arange(12) % 10
+    y = t.copy()
+    y[[1, 4, 7]] = [9, 0, 2]
+    scores = np.eye(10)[y]  # scores (N, K): the argmax is taken
+    fig = plot.show_misclassified(images, np.eye(10)[t], scores, ncols=2)
+    assert n_images(fig) == 3
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["1 \u2192 9", "4 \u2192 0", "7 \u2192 2"]
+    assert "3 of 12" in fig._suptitle.get_text()
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(),
+                                  images[4, 0])
+    fig.canvas.draw()
+    few = plot.show_misclassified(images.reshape(12, 64), t, y, max_images=2)
+    assert n_images(few) == 2
+
+
+def test_show_misclassified_without_mistakes_and_errors():
+    t = np.array([3, 1, 4])
+    fig = plot.show_misclassified(np.zeros((3, 8, 8)), t, t)
+    assert n_images(fig) == 0
+    assert "no mistakes in 3 images" in fig.axes[0].texts[0].get_text()
+    with pytest.raises(ValueError, match="one entry per image"):
+        plot.show_misclassified(np.zeros((3, 8, 8)), t, t[:2])

@@ -61,11 +61,12 @@ def test_history_lengths(blobs):
     trainer = make(blobs, epochs=3, mini_batch_size=50)
     history = trainer.train()
     assert history is trainer.history
-    assert trainer.iter_per_epoch == 4  # 240 // 50
-    assert len(history["loss"]) == 12
+    assert trainer.iter_per_epoch == 5  # 4 batches of 50 and one of 40
+    assert trainer.max_iter == 15
+    assert len(history["loss"]) == 15
     assert len(history["train_acc"]) == 3 and len(history["test_acc"]) == 3
     assert all(isinstance(v, float) for v in history["loss"])
-    assert trainer.network.calls["gradient"] == 12
+    assert trainer.network.calls["gradient"] == 15
 
 
 def test_loss_decreases_and_accuracy_rises(blobs):
@@ -108,13 +109,27 @@ def test_each_epoch_visits_every_sample_once(blobs):
             seen.append(x.copy())
             return super().gradient(x, t)
 
-    trainer = Trainer(Recording(2, 3), *blobs, epochs=1, mini_batch_size=40,
+    trainer = Trainer(Recording(2, 3), *blobs, epochs=2, mini_batch_size=70,
                       progress=False, rng=np.random.default_rng(0))
     trainer.train()
-    rows = np.concatenate(seen)
-    assert rows.shape == blobs[0].shape
-    np.testing.assert_array_equal(np.unique(rows, axis=0),
-                                  np.unique(blobs[0], axis=0))
+    # 240 = 3 * 70 + 30: the last mini-batch is smaller, none is dropped
+    assert [len(x) for x in seen] == [70, 70, 70, 30] * 2
+    for epoch in (seen[:4], seen[4:]):
+        rows = np.concatenate(epoch)
+        assert rows.shape == blobs[0].shape
+        np.testing.assert_array_equal(np.unique(rows, axis=0),
+                                      np.unique(blobs[0], axis=0))
+    assert trainer.iter_per_epoch == 4
+
+
+@pytest.mark.parametrize("batch, sizes", [
+    (60, [60] * 4), (50, [50] * 4 + [40]), (239, [239, 1]), (240, [240]),
+    (1, [1] * 240),
+])
+def test_an_epoch_is_ceil_n_over_batch_size(blobs, batch, sizes):
+    trainer = make(blobs, epochs=1, mini_batch_size=batch)
+    assert trainer.iter_per_epoch == len(sizes)
+    assert [len(idx) for idx in trainer._batches()] == sizes
 
 
 def test_evaluate_sample_num_per_epoch(blobs):
@@ -178,6 +193,70 @@ def test_batch_larger_than_data_set(blobs):
     trainer = make(blobs, epochs=2, mini_batch_size=1000)
     assert trainer.iter_per_epoch == 1
     assert len(trainer.train()["loss"]) == 2
+
+
+# ------------------------------------------------ learning-rate schedules
+
+
+class RecordingSGD(optim.SGD):
+    """SGD that notes the learning rate of every update."""
+
+    def __init__(self, lr=0.01):
+        super().__init__(lr)
+        self.used = []
+
+    def update(self, params, grads):
+        self.used.append(self.lr)
+        super().update(params, grads)
+
+
+def test_without_a_schedule_the_rate_stays(blobs):
+    opt = RecordingSGD(lr=0.3)
+    trainer = make(blobs, epochs=2, mini_batch_size=50, optimizer=opt)
+    assert trainer.lr_schedule is None
+    trainer.train()
+    assert opt.used == [0.3] * 10
+
+
+def test_the_schedule_sets_every_updates_rate(blobs):
+    opt = RecordingSGD()
+    schedule = optim.WarmUp(optim.CosineDecay(0.5, 12), warmup_steps=3)
+    trainer = make(blobs, epochs=3, mini_batch_size=50, optimizer=opt,
+                   lr_schedule=schedule)
+    trainer.train()
+    # the step runs on over epochs: 3 epochs of 5 updates, steps 0..14
+    assert opt.used == [schedule(s) for s in range(15)]
+    assert trainer.step == 15
+
+
+def test_a_constant_schedule_changes_nothing(blobs):
+    a = make(blobs, epochs=2, mini_batch_size=50,
+             optimizer_param={"lr": 0.2}).train()
+    b = make(blobs, epochs=2, mini_batch_size=50,
+             lr_schedule=optim.ConstantLR(0.2)).train()
+    assert a == b
+
+
+def test_a_decaying_schedule_trains(blobs):
+    history = make(blobs, epochs=5, mini_batch_size=20, optimizer="momentum",
+                   lr_schedule=optim.StepDecay(0.1, step_size=24,
+                                               gamma=0.5)).train()
+    assert history["test_acc"][-1] >= 0.9
+
+
+def test_bad_schedules(blobs):
+    with pytest.raises(ValueError, match="not both"):
+        make(blobs, optimizer_param={"lr": 0.1},
+             lr_schedule=optim.ConstantLR(0.1))
+    with pytest.raises(TypeError, match="callable"):
+        make(blobs, lr_schedule=0.1)
+
+    class NoRate:
+        def update(self, params, grads):
+            pass
+
+    with pytest.raises(TypeError, match="no lr attribute"):
+        make(blobs, optimizer=NoRate(), lr_schedule=optim.ConstantLR(0.1))
 
 
 def test_uses_the_nets_last_loss_when_present(blobs):
