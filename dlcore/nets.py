@@ -231,6 +231,12 @@ class _LayerNet:
     def _add(self, layer, index=None):
         """Append ``layer``; its params become the net's, suffixed by index."""
         self.layers.append(layer)
+        self._register(layer, index)
+        return layer
+
+    def _register(self, layer, index):
+        """Make ``layer``'s parameters the net's, suffixed by ``index``,
+        without listing the layer (a block's inner layers run inside it)."""
         own = getattr(layer, "params", None)
         if not isinstance(own, dict):
             own = {k: getattr(layer, k) for k in self._CONTRACT_PARAMS
@@ -239,7 +245,6 @@ class _LayerNet:
             name = f"{key}{index}"
             self.params[name] = array
             self._slots.append((name, layer, key))
-        return layer
 
     def _trains_differently(self, layer):
         """Batch norm and dropout take ``train_flg``."""
@@ -592,18 +597,6 @@ class ResidualMLP(_LayerNet):
             self._add(L["Relu"]())
         layer, i = affine(hidden_size, output_size)
         self._add(layer, i)
-
-    def _register(self, layer, index):
-        """Make ``layer``'s parameters the net's, without listing the
-        layer itself (it runs inside a block)."""
-        own = getattr(layer, "params", None)
-        if not isinstance(own, dict):
-            own = {k: getattr(layer, k) for k in self._CONTRACT_PARAMS
-                   if getattr(layer, k, None) is not None}
-        for key, array in own.items():
-            name = f"{key}{index}"
-            self.params[name] = array
-            self._slots.append((name, layer, key))
 
     def _trains_differently(self, layer):
         """A block passes ``train_flg`` to its batch norm layers."""
