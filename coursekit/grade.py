@@ -19,6 +19,11 @@ The gradebook:
 The autograded notebooks land in ``autograded/<learner>/<chapter>/`` as
 with nbgrader, policy reports in ``policy_reports/<chapter>/`` and each
 learner's nbgrader log in ``grading_logs/<chapter>/<learner>.log``.
+
+While it runs it shows learners done of total, failures so far, the
+time elapsed and an estimate of the time left (:class:`Progress`: a bar
+on a terminal, one line per learner otherwise, nothing with
+``--quiet``), and a summary table at the end.
 """
 
 import argparse
@@ -162,9 +167,84 @@ def _collect(root, course, auto_name, report_name, chapter, student):
                 shutil.copy2(f, d / f.name)
 
 
+def _clock(seconds):
+    """``seconds`` as h:mm:ss (or m:ss)."""
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """Learners done of ``total``, failures so far, time elapsed and left.
+
+    ``bar``: a tqdm bar on stderr (a terminal); otherwise each learner
+    gets one line through ``log``, unless ``quiet``. The time left is the
+    mean time per learner so far times the learners left.
+    """
+
+    def __init__(self, total, log=print, bar=False, quiet=False,
+                 clock=time.perf_counter):
+        self.total, self.log, self.quiet, self.clock = total, log, quiet, clock
+        self.done, self.failed, self.t0 = 0, [], clock()
+        self.bar = None
+        if bar and not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="learner", file=sys.stderr)
+
+    def update(self, student, ok, seconds, why=""):
+        self.done += 1
+        if not ok:
+            self.failed.append(student)
+        elapsed = self.clock() - self.t0
+        left = elapsed / self.done * (self.total - self.done)
+        if self.bar is not None:
+            self.bar.set_postfix(failed=len(self.failed), refresh=False)
+            self.bar.update(1)
+            if not ok:
+                self.bar.write(f"FAILED {student}{why}", file=sys.stderr)
+        elif not self.quiet:
+            self.log(f"[{self.done}/{self.total}] "
+                     f"{'graded' if ok else 'FAILED'} {student} "
+                     f"({seconds:.1f} s){why}; {len(self.failed)} failed so "
+                     f"far; {_clock(elapsed)} elapsed, about "
+                     f"{_clock(left)} left")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def summary_table(summary, chapter):
+    """The lines that end a run: counts, time, rate, slowest learners."""
+    secs = summary["seconds"]
+    times = sorted(secs.values())
+    median = times[len(times) // 2] if times else 0.0
+    slow = sorted(secs, key=secs.get, reverse=True)[:3]
+    failed = summary["failed"]
+    rows = [("chapter", chapter),
+            ("learners", str(summary["learners"])),
+            ("graded", str(summary["learners"] - len(failed))),
+            ("failed", f"{len(failed)}" + (f" ({', '.join(failed)}; see "
+                                          f"grading_logs/{chapter}/)"
+                                          if failed else "")),
+            ("workers", str(summary["workers"])),
+            ("wall time", f"{_clock(summary['wall_s'])} "
+                          f"({summary['wall_s']:.1f} s)"),
+            ("learners/hour", f"{summary['per_hour']:.0f}"),
+            ("per notebook", f"median {median:.1f} s" + (
+                f"; slowest {', '.join(f'{s} {secs[s]:.1f} s' for s in slow)}"
+                if slow else ""))]
+    width = max(len(k) for k, _ in rows)
+    return [f"{k:<{width}}  {v}" for k, v in rows]
+
+
 def grade(course, chapter, workers=1, db_url=None, sandbox=True,
-          timeout=3600, log=print):
-    """Autograde every learner of ``chapter``; returns a summary dict."""
+          timeout=3600, log=print, bar=False, quiet=False):
+    """Autograde every learner of ``chapter``; returns a summary dict.
+
+    Progress goes to ``log`` one line per learner (or to a tqdm bar with
+    ``bar``; nothing with ``quiet``), then the summary table."""
     course = Path(course).resolve()
     cfg = load_course_config(course)
     if sandbox:
@@ -193,6 +273,7 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
     logs = course / "grading_logs" / chapter
     logs.mkdir(parents=True, exist_ok=True)
     results, t0 = {}, time.perf_counter()
+    progress = Progress(len(students), log=log, bar=bar, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
         template = None
         if sqlite:
@@ -229,9 +310,9 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
                         f"grading failed: {type(err).__name__}: {err}\n")
                 ok = rc == 0 and merged
                 results[student] = {"ok": ok, "seconds": secs}
-                log(f"{'graded' if ok else 'FAILED'} {student} "
-                    f"({secs:.1f} s)" + ("" if ok else
-                                         f": see {logs / student}.log"))
+                progress.update(student, ok, secs, "" if ok else
+                                f": see {logs / student}.log")
+    progress.close()
     wall = time.perf_counter() - t0
     n = len(students)
     summary = {"learners": n, "workers": workers, "wall_s": wall,
@@ -239,9 +320,8 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
                                 if not r["ok"]),
                "per_hour": 3600 * n / wall if wall else 0.0,
                "seconds": {s: r["seconds"] for s, r in results.items()}}
-    log(f"{n} learners of {chapter} with {workers} worker(s) in "
-        f"{wall:.1f} s ({summary['per_hour']:.0f} learners/hour); "
-        f"{len(summary['failed'])} failed")
+    for line in summary_table(summary, chapter):
+        log(line)
     return summary
 
 
@@ -261,7 +341,10 @@ def main(argv=None):
     parser.add_argument("--no-sandbox-i-know", action="store_true",
                         help="grade without the sandbox: learner code can "
                              "read solutions and rewrite the gradebook")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress, only the summary at the end")
     args = parser.parse_args(argv)
     summary = grade(args.course, args.chapter, workers=args.workers,
-                    db_url=args.db_url, sandbox=not args.no_sandbox_i_know)
+                    db_url=args.db_url, sandbox=not args.no_sandbox_i_know,
+                    bar=sys.stderr.isatty(), quiet=args.quiet)
     return 1 if summary["failed"] else 0

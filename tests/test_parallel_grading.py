@@ -112,6 +112,11 @@ def test_two_workers_give_the_sequential_scores(template, tmp_path):
     lines = []
     summary = grade(par, CHAPTER, workers=2, log=lines.append)
     assert summary["failed"] == [], lines
+    # the progress, one line per learner, then the summary table
+    n = len(EXPECTED)
+    assert [ln.split("]")[0] for ln in lines[:n]] == [
+        f"[{k}/{n}" for k in range(1, n + 1)]
+    assert any(ln.startswith("learners/hour") for ln in lines[n:]), lines
     expected = {k: float(v) for k, v in EXPECTED.items()}
     assert _scores(seq) == expected
     assert _scores(par) == expected
