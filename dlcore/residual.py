@@ -60,21 +60,20 @@ class Residual:
             named.append(("_s", self.shortcut))
         return named
 
+    def _gathered(self, attr):
+        """The inner layers' ``attr`` dicts (params or grads) in one, each
+        key suffixed by its layer's name."""
+        return {f"{key}{name}": array
+                for name, layer in self._named()
+                for key, array in (getattr(layer, attr, None) or {}).items()}
+
     @property
     def params(self):
-        out = {}
-        for name, layer in self._named():
-            for key, array in (getattr(layer, "params", None) or {}).items():
-                out[f"{key}{name}"] = array
-        return out
+        return self._gathered("params")
 
     @property
     def grads(self):
-        out = {}
-        for name, layer in self._named():
-            for key, g in (getattr(layer, "grads", None) or {}).items():
-                out[f"{key}{name}"] = g
-        return out
+        return self._gathered("grads")
 
     def forward(self, x, train_flg=True):
         """x -> F(x) + x (or + shortcut(x)), F(x)'s shape and dtype.
