@@ -13,10 +13,13 @@ Every timing warms up first (CuPy compiles its kernels on first use) and
 synchronises the GPU before reading the clock (its calls return before the
 work is done); the figure is the median of repeated runs. Without CuPy or a
 GPU the CPU figures are printed and the GPU part is skipped with the reason
-(exit status 0).
+(exit status 0; 1 with DLCORE_REQUIRE_GPU=1, as make bench-gpu sets it).
+The float32 rows always run in full float32, TF32 has rows of its own, and
+TF32 is off again after them whatever happens (backend.tf32).
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -84,12 +87,13 @@ def cpu_name():
 
 
 def find_gpu():
-    """(cupy, None) when a CUDA GPU is usable, else (None, the reason)."""
-    try:
-        x = backend.to_gpu(np.zeros(1))
-    except backend.BackendError as err:
-        return None, str(err)
-    return backend.get_array_module(x), None
+    """(cupy, None) when a CUDA GPU computes here, else (None, the reason)."""
+    problem = backend.gpu_problem()
+    if problem:
+        return None, problem
+    import cupy
+
+    return cupy, None
 
 
 def gpu_info(cupy):
@@ -109,22 +113,6 @@ def gpu_info(cupy):
         "cuda_driver": version(cupy.cuda.runtime.driverGetVersion()),
         "cupy": cupy.__version__,
     }
-
-
-def set_tf32(cupy, on):
-    """Let float32 matrix products use TF32 tensor cores (or stop them).
-
-    Returns None on success, else why it could not be set. CuPy reads the
-    environment variable CUPY_TF32=1 once; this switches it at run time.
-    """
-    try:
-        from cupy._core import _routines_linalg as linalg
-        kind = (getattr(linalg, "COMPUTE_TYPE_TF32", 7) if on
-                else getattr(linalg, "COMPUTE_TYPE_DEFAULT", 1))
-        linalg.set_compute_type(cupy.float32, kind)
-    except Exception as err:  # a CuPy without this internal switch
-        return f"{type(err).__name__}: {err}"
-    return None
 
 
 # ---------------------------------------------------------------- benchmarks
@@ -238,6 +226,14 @@ def speedups(cpu_rows, gpu_rows, key):
             for k, d in [(r[key], r.get("dtype"))] if (k, d) in cpu}
 
 
+def precision_ratios(gpu_rows):
+    """float32 time over TF32's and float16's at the largest n."""
+    n = max(r["n"] for r in gpu_rows)
+    ms = {r["dtype"]: r["ms"] for r in gpu_rows if r["n"] == n}
+    return {f"{d} at n={n}": ms["float32"] / ms[d]
+            for d in ("tf32", "float16") if d in ms and "float32" in ms}
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv=None):
@@ -276,7 +272,8 @@ def main(argv=None):
               f"CuPy {g['cupy']}")
         if os.environ.get("CUPY_TF32"):
             print(f"note: CUPY_TF32={os.environ['CUPY_TF32']} is set; the "
-                  f"float32 rows are switched back to full float32 here")
+                  f"float32 rows run in full float32 all the same "
+                  f"(backend.tf32(False)), TF32 has rows of its own")
 
     # -- the CPU
     cpu_mm = bench_matmul(np, cpu_sync, matmul_sizes["cpu"],
@@ -299,18 +296,26 @@ def main(argv=None):
             cupy.cuda.Device().synchronize()
 
         try:
+            with backend.tf32(False):
+                pass
+            tf32_switch = None
+        except backend.BackendError as err:
+            tf32_switch = str(err)
+            print(f"\nTF32 is not switched here: {err}")
+
+        def tf32(on):
+            """The block with TF32 on or off, as far as CuPy lets us."""
+            return backend.tf32(on) if tf32_switch is None \
+                else contextlib.nullcontext()
+
+        try:
             dtypes = [("float32", np.float32), ("float16", np.float16)]
-            set_tf32(cupy, False)
-            gpu_mm = bench_matmul(cupy, sync, matmul_sizes["gpu"], dtypes)
-            tf32_failed = set_tf32(cupy, True)
-            if tf32_failed:
-                print(f"\nTF32 not measured: {tf32_failed}. Run again with "
-                      f"CUPY_TF32=1 to see it in the float32 rows.")
-            else:
-                tf32 = bench_matmul(cupy, sync, matmul_sizes["gpu"],
-                                    [("tf32", np.float32)])
-                set_tf32(cupy, False)
-                gpu_mm += tf32
+            with tf32(False):
+                gpu_mm = bench_matmul(cupy, sync, matmul_sizes["gpu"], dtypes)
+            if tf32_switch is None:
+                with tf32(True):  # off again after, even on error
+                    gpu_mm += bench_matmul(cupy, sync, matmul_sizes["gpu"],
+                                           [("tf32", np.float32)])
             order = {"float32": 0, "tf32": 1, "float16": 2}
             gpu_mm.sort(key=lambda r: (order[r["dtype"]], r["n"]))
             print_table("GPU matrix products (CuPy)", gpu_mm, MATMUL_COLUMNS)
@@ -320,10 +325,16 @@ def main(argv=None):
             print("GPU/CPU speed-up, float32 products:",
                   ", ".join(f"n={k.split()[0]}: {v:.0f}x" for k, v in
                             results["matmul_speedup_fp32"].items()))
+            results["precision_speedup"] = precision_ratios(gpu_mm)
+            print("Largest product, time of float32 over TF32 and over "
+                  "float16:", ", ".join(
+                      f"{k}: {v:.1f}x" for k, v in
+                      results["precision_speedup"].items()))
         except Exception as err:
             failures.append(f"matrix products: {type(err).__name__}: {err}")
         try:
-            gpu_conv = bench_conv(cupy, sync, conv_sizes, np.float32)
+            with tf32(False):
+                gpu_conv = bench_conv(cupy, sync, conv_sizes, np.float32)
             half = bench_conv(cupy, sync, conv_sizes, np.float16)
             for r, h in zip(gpu_conv, half):
                 r["ms_fp16"] = h["ms"]
@@ -339,7 +350,8 @@ def main(argv=None):
         except Exception as err:
             failures.append(f"convolution: {type(err).__name__}: {err}")
         try:
-            gpu_net = bench_convnet("cupy", epochs)
+            with tf32(False):
+                gpu_net = bench_convnet("cupy", epochs)
             results["gpu_convnet"] = gpu_net
             print(f"\nGPU SimpleConvNet on the digits: "
                   f"{gpu_net['epoch_s']:.2f} s per epoch (first epoch, with "
@@ -371,6 +383,8 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
         print("figures written to", args.json)
+    if cupy is None and os.environ.get("DLCORE_REQUIRE_GPU", "") == "1":
+        failures.append(f"DLCORE_REQUIRE_GPU=1 but no GPU: {why_not}")
     for failure in failures:
         print("FAILED", failure, file=sys.stderr)
     return 1 if failures else 0

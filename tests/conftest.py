@@ -1,8 +1,28 @@
 """Shared fixtures and helpers: a seeded random generator per test; the
-configuration line grading tests need where the sandbox is missing."""
+configuration line grading tests need where the sandbox is missing; GPU
+skips turned into failures where a GPU is required."""
+
+import os
 
 import numpy as np
 import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``DLCORE_REQUIRE_GPU=1`` (make test-gpu, scripts/gpu_run.sh) a
+    skipped ``gpu`` test fails with the skip's reason: a GPU run must not
+    be green where no GPU test ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and item.get_closest_marker("gpu") is not None
+            and os.environ.get("DLCORE_REQUIRE_GPU", "") == "1"):
+        reason = report.longrepr
+        if isinstance(reason, tuple):  # (path, line, "Skipped: why")
+            reason = reason[2]
+        report.outcome = "failed"
+        report.longrepr = (f"DLCORE_REQUIRE_GPU=1 but this GPU test was "
+                           f"skipped: {reason}")
 
 
 @pytest.fixture

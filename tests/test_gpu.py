@@ -6,9 +6,16 @@ CuPy arrays in float64, float32 and float16 where they apply, against the
 NumPy results; then SimpleConvNet is trained on the digits on the GPU and
 on the CPU, and must reach the same accuracy.
 
-Where CuPy or a CUDA GPU is missing every test here is skipped, and the
-skip says why and what to install.
+Where CuPy or a working CUDA GPU is missing every test here is skipped,
+and the skip says why and what to install; with ``DLCORE_REQUIRE_GPU=1``
+(set by ``make test-gpu`` and scripts/gpu_run.sh) each such skip is a
+failure instead (tests/conftest.py), so a GPU run cannot be green without a
+GPU. The float32 cases compare with NumPy at float32 tolerances, so they
+run with TF32 off (``backend.tf32(False)``) even where ``CUPY_TF32=1``.
 """
+
+import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -37,13 +44,25 @@ CASE_TOLERANCE = {("numerical_gradient, gradient_descent", "float32"):
 
 @pytest.fixture(scope="module")
 def gpu():
-    """The CuPy device; skips with the reason where there is none."""
-    try:
-        x = backend.to_gpu(np.zeros(1))  # raises BackendError, with advice
-    except backend.BackendError as err:
-        pytest.skip(str(err))
-    cupy = backend.get_array_module(x)
-    return Device("cupy", cupy.asarray, cupy)
+    """The CuPy device, proven to compute (a kernel and a matrix product),
+    with float32 products pinned to full float32; skips with the reason
+    where there is none."""
+    problem = backend.gpu_problem()
+    if problem:
+        pytest.skip(problem)
+    import cupy
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(backend.tf32(False))
+        except backend.BackendError as err:
+            forced = os.environ.get("CUPY_TF32", "0")
+            if forced not in ("", "0"):
+                pytest.skip(f"CUPY_TF32={forced} forces TF32 and it cannot "
+                            f"be switched off here ({err}): float32 results "
+                            f"would miss NumPy's by more than the "
+                            f"tolerance; unset CUPY_TF32 to run these tests")
+        yield Device("cupy", cupy.asarray, cupy)
 
 
 @pytest.mark.parametrize("name, dtype", case_params())
