@@ -59,9 +59,28 @@ venv: $(VENV)/.installed-test
 lab: $(VENV)/.installed-learn
 	$(BIN)/jupyter lab --ServerApp.root_dir=chapters
 
+# Both editions: the English one, then the Chinese one into _build/html/zh
+# from the same notebooks (their outputs come from the English build's
+# execution cache) and the catalogues in locales/ (README: 中文版).
 book: $(VENV)/.installed-book
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
+	$(BIN)/python scripts/i18n.py build
 	@echo "The book is at $(abspath _build/html/index.html)"
+
+.PHONY: book-zh book-po book-coverage
+
+# The Chinese edition alone (after make book: the English one is there).
+book-zh: $(VENV)/.installed-book
+	$(BIN)/python scripts/i18n.py build
+	@echo "The Chinese edition is at $(abspath _build/html/zh/index.html)"
+
+# After an English page changed: its messages into locales/zh_CN/*.po.
+book-po: $(VENV)/.installed-book
+	$(BIN)/python scripts/i18n.py update
+
+# How much of the Chinese edition is translated, per page.
+book-coverage: $(VENV)/.installed-book
+	$(BIN)/python scripts/i18n.py coverage
 
 # pytest-xdist: one worker per core, each test file kept on one worker
 # (the browser test builds the book once); TEST_WORKERS=0 runs serially.

@@ -129,12 +129,14 @@ def build_wheel(root, workdir):
 
 # ---------------------------------------------------------------- the link
 
-def launch_url(pathto, notebook):
+def launch_url(pathto, notebook, base=""):
     """The link from a page to ``notebook`` (a path such as
     ``chapters/ch01_perceptrons/perceptrons.ipynb``) in the lite site;
     ``pathto`` is the page's template function, which makes the path to
-    ``lite/`` relative to the page."""
-    return f"{pathto(f'{LITE}/{APP}', 1)}?path={quote(notebook)}"
+    ``lite/`` relative to the page. ``base``: the path from this build's
+    output folder to the site's root, where ``lite/`` is (``../`` for
+    the Chinese edition in ``zh/``, see ``lite_site_base``)."""
+    return f"{pathto(f'{base}{LITE}/{APP}', 1)}?path={quote(notebook)}"
 
 
 def _in_site(app, pagename):
@@ -155,7 +157,8 @@ def _add_button(app, pagename, templatename, context, doctree):
               "tooltip": "Run in the browser (JupyterLite): no install",
               "icon": "_static/images/logo_jupyterlite.svg",
               "label": "jupyterlite",
-              "url": launch_url(context["pathto"], notebook)}
+              "url": launch_url(context["pathto"], notebook,
+                                app.config.lite_site_base)}
     for group in buttons:
         if group.get("label") == "launch-buttons":  # the theme's: append
             group["buttons"].append(button)
@@ -206,9 +209,15 @@ def _configure(app, config):
     config.jupyterlite_bind_ipynb_suffix = False
 
 
+def _builds_the_site(app):
+    """Whether this build makes the lite site: an HTML build at the
+    site's root (an edition in a subfolder links to the root's)."""
+    return app.builder.format == "html" and not app.config.lite_site_base
+
+
 def _prepare(app, error):
     """Before the lite build: the stripped wheel and the notebooks."""
-    if error is not None or app.builder.format != "html":
+    if error is not None or not _builds_the_site(app):
         return
     root, staging = Path(app.srcdir), _staging(app)
     (staging / "built").unlink(missing_ok=True)
@@ -241,6 +250,8 @@ def _lite_build(app, error):
     output is silenced)."""
     from jupyterlite_sphinx.jupyterlite_sphinx import jupyterlite_build
 
+    if not _builds_the_site(app):
+        return
     try:
         jupyterlite_build(app, error)
     except (subprocess.CalledProcessError, UnboundLocalError) as err:
@@ -255,7 +266,7 @@ def _lite_build(app, error):
 def _stamp(app, error):
     """``_build/jupyterlite/built``: written last, so a build whose lite
     site is complete can be told from one that stopped halfway."""
-    if error is None and app.builder.format == "html":
+    if error is None and _builds_the_site(app):
         (_staging(app) / "built").write_text(str(Path(app.outdir)) + "\n")
 
 
@@ -263,6 +274,10 @@ def setup(app):
     meta = {"parallel_read_safe": True, "parallel_write_safe": True}
     if not (Path(app.srcdir) / "pyproject.toml").is_file():
         return meta  # no package to bundle: no site, and no button
+    # "": the site is built here; "../": this build is an edition in a
+    # subfolder of the site (scripts/i18n.py), whose buttons lead to the
+    # root's lite/ and which builds none of its own
+    app.add_config_value("lite_site_base", "", "html", types=[str])
     app.setup_extension("jupyterlite_sphinx")
     # Its build runs at build-finished; ours wraps it (see _lite_build).
     from jupyterlite_sphinx.jupyterlite_sphinx import jupyterlite_build
