@@ -16,6 +16,14 @@ the messages):
 - gives the site's title and footer to the translators: the gettext
   build adds them to the root page's catalogue (``intro.po``), and a
   translated build reads them from there;
+- lets a translated message use the page's glued numbers: Sphinx parses
+  each msgstr as a little document of its own (``...:<translated>``),
+  which myst-nb parses as plain Markdown, without the notebook's glue
+  data, so ``{glue:text}`` in a translation failed ("No key ... found in
+  glue data"). :class:`KeepGlue` notes the page's notebook renderer
+  before Sphinx translates the page, and the translated message's
+  document gets it (:func:`_glue_for_translations`): the Chinese page
+  shows the same numbers as the English one;
 - marks what is not translated yet: with ``translation_progress_classes``
   (set by the translated build) Sphinx gives each text node the class
   ``translated`` or ``untranslated``; ``editions.css`` shows an
@@ -198,10 +206,56 @@ def _configure(app, config):
     _translate_site(app, config)
 
 
+class _KeepRenderer(dict):
+    """A document's attributes that keep the notebook renderer myst-nb
+    removes at the end of its parse."""
+
+    kept = None
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        if key == "nb_renderer":
+            self.kept = value
+        return value
+
+
+def _glue_for_translations():
+    """Give a translated message's document its page's notebook renderer
+    (with the page's glue data) before myst-nb parses it as Markdown."""
+    from myst_nb import sphinx_
+
+    parse = sphinx_.Parser.parse
+    if getattr(parse, "editions_glue", False):
+        return
+
+    def parse_with_glue(self, inputstring, document):
+        env = getattr(document.settings, "env", None) or self.env
+        kept = env.temp_data.setdefault("editions_nb_renderer", {})
+        if document.current_source.endswith("<translated>"):
+            renderer = kept.get(env.docname)
+            if renderer is not None:
+                document.attributes["nb_renderer"] = renderer
+            try:
+                return parse(self, inputstring, document)
+            finally:  # the message's nodes join the page: no renderer in
+                document.attributes.pop("nb_renderer", None)  # its pickle
+        document.attributes = _KeepRenderer(document.attributes)
+        try:
+            return parse(self, inputstring, document)
+        finally:
+            if document.attributes.kept is not None:
+                kept[env.docname] = document.attributes.kept
+            document.attributes = dict(document.attributes)
+
+    parse_with_glue.editions_glue = True
+    sphinx_.Parser.parse = parse_with_glue
+
+
 def setup(app):
     # after sphinx-external-toc's (500), which sets root_doc from _toc.yml
     app.connect("config-inited", _configure, priority=900)
     app.add_transform(KeepOutputs)
+    _glue_for_translations()
     app.add_transform(TranslateTocCaptions)
     app.connect("doctree-resolved", _extract_site_messages)
     app.connect("html-page-context", _switch)

@@ -76,7 +76,9 @@ class KernelCgroup:
     processes and threads at most."""
 
     def __init__(self, memory_mb, tasks):
-        name = f"coursekit-{uuid.uuid4().hex[:12]}"
+        # the creating process's id in the name: remove_owned_by() finds
+        # what a grading process killed on timeout left behind
+        name = f"coursekit-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.folders = []
         try:
             for c, (base, version) in sorted(_own_cgroups().items()):
@@ -132,6 +134,19 @@ class KernelCgroup:
             except OSError:
                 pass
         self.folders = []
+
+
+def remove_owned_by(pid):
+    """Kill and remove the kernel cgroups that process ``pid`` created
+    (a grading process killed before it could remove them)."""
+    found = KernelCgroup.__new__(KernelCgroup)
+    found.folders = []
+    for base, _ in set(_own_cgroups().values()):
+        try:
+            found.folders += sorted(Path(base).glob(f"coursekit-{pid}-*"))
+        except OSError:
+            pass
+    found.remove()
 
 
 def _write(folder, name, value, missing=False):

@@ -1,20 +1,23 @@
 """``python -m coursekit grade <chapter> --workers N``: autograde a class.
 
-Each learner is graded independently, by its own ``nbgrader autograde``
-process in a temporary course of its own: the course's config, the
-chapter's source folder, and that learner's submission with only its
-``.ipynb`` files (and nbgrader's ``timestamp.txt``). N such processes run
-at once; every learner kernel runs in the sandbox (coursekit.sandbox).
+Each learner is graded independently, by nbgrader's own ``autograde`` in
+a temporary course of its own: the course's config, the chapter's source
+folder, and that learner's submission with only its ``.ipynb`` files
+(and nbgrader's ``timestamp.txt``). N learners are graded at once, each
+in a fresh process forked by a worker's grading server, which imported
+nbgrader once (:mod:`coursekit.gradeserver`); every learner kernel runs
+in the sandbox (:mod:`coursekit.sandbox`). With ``--scheduler`` the
+learners go to a Dask cluster's workers instead (:mod:`coursekit.cluster`).
 
-The gradebook:
+The gradebook: each learner is graded into a private SQLite copy of the
+course's definitions (:func:`snapshot`); its results are then written
+into the course's gradebook in one transaction (:func:`merge_learner`):
 
-- SQLite (the default, ``sqlite:///gradebook.db``): each learner's
-  process writes a copy of the gradebook taken when the run starts; this
-  process merges that learner's scores and comments into the course's
-  gradebook, one learner at a time, as results come in (SQLite does not
-  take concurrent writers).
+- SQLite (the default, ``sqlite:///gradebook.db``): by this process,
+  one learner at a time, as results come in (SQLite does not take
+  concurrent writers);
 - PostgreSQL (``--db-url postgresql://...`` or ``db_url`` in the
-  config): every process writes the shared gradebook directly.
+  config): by each learner's grading process, on whichever machine.
 
 The autograded notebooks land in ``autograded/<learner>/<chapter>/`` as
 with nbgrader, policy reports in ``policy_reports/<chapter>/`` and each
@@ -27,16 +30,16 @@ on a terminal, one line per learner otherwise, nothing with
 """
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from coursekit.release import nbgrader_env
 from coursekit.sandbox import sandbox_problem
 
 
@@ -66,22 +69,47 @@ def learners(course, cfg, chapter):
                   if (p / chapter).is_dir()) if sub.is_dir() else []
 
 
-def _temp_course(tmp, course, cfg, chapter, student, db_url, sandbox):
+def layout(course, cfg):
+    """The folder names and course id a grading job needs (plain data,
+    sent along to a cluster's workers)."""
+    names = cfg.CourseDirectory
+    return {"source": names.get("source_directory", "source"),
+            "submitted": names.get("submitted_directory", "submitted"),
+            "autograded": names.get("autograded_directory", "autograded"),
+            "reports": "policy_reports",
+            "course_id": names.get("course_id", ""),
+            "config": str(Path(course, "nbgrader_config.py"))}
+
+
+def submission(course, names, chapter, student):
+    """``{file name: bytes}`` of what a learner handed in that grading
+    reads: the ``.ipynb`` files and nbgrader's ``timestamp.txt`` (never
+    another file: a ``numpy.py`` beside the notebook is not taken)."""
+    folder = Path(course, names["submitted"], student, chapter)
+    return {f.name: f.read_bytes() for f in sorted(folder.iterdir())
+            if f.is_file() and (f.suffix == ".ipynb"
+                                or f.name == "timestamp.txt")}
+
+
+def _temp_course(tmp, course, names, chapter, student, db_url, sandbox,
+                 files=None):
+    """A course of one learner under ``tmp``: the config, the chapter's
+    source folder (a link) and the learner's :func:`submission` (or
+    ``files``, its bytes sent along) only."""
     root = Path(tmp, student)
-    src_name = cfg.CourseDirectory.get("source_directory", "source")
-    sub_name = cfg.CourseDirectory.get("submitted_directory", "submitted")
-    (root / src_name).mkdir(parents=True)
-    os.symlink(Path(course, src_name, chapter).resolve(),
-               root / src_name / chapter)
-    dest = root / sub_name / student / chapter
+    (root / names["source"]).mkdir(parents=True)
+    os.symlink(Path(course, names["source"], chapter).resolve(),
+               root / names["source"] / chapter)
+    dest = root / names["submitted"] / student / chapter
     dest.mkdir(parents=True)
-    for f in Path(course, sub_name, student, chapter).iterdir():
-        if f.is_file() and (f.suffix == ".ipynb" or f.name == "timestamp.txt"):
-            shutil.copy2(f, dest / f.name)
+    if files is None:
+        files = submission(course, names, chapter, student)
+    for name, data in files.items():
+        (dest / Path(name).name).write_bytes(data)
     extra = "" if sandbox else "c.GradingExecute.sandbox = False\n"
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
-        f"load_subconfig({str(Path(course, 'nbgrader_config.py'))!r})\n"
+        f"load_subconfig({names['config']!r})\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.CourseDirectory.db_url = {db_url!r}\n" + extra)
     return root
@@ -90,81 +118,185 @@ def _temp_course(tmp, course, cfg, chapter, student, db_url, sandbox):
 LOG_LIMIT = 256 * 1024  # bytes of a learner's nbgrader log kept
 
 
-def _grade_one(root, chapter, student, timeout):
-    """Run nbgrader autograde for one learner; (returncode, log, seconds).
-
-    Its output goes to a file, read back as bytes (at most the last
-    :data:`LOG_LIMIT`) and decoded without failing: nothing a learner's
-    kernel writes can stop, slow or bloat the class run.
-    """
-    t = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "nbgrader", "autograde", chapter,
-                 "--student", student, "--force", "--create"],
-                cwd=root, env=nbgrader_env(), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-            rc, note = proc.returncode, ""
-        except subprocess.TimeoutExpired:
-            rc, note = -1, f"timed out after {timeout} s\n"
-        size = out.seek(0, os.SEEK_END)
-        out.seek(max(0, size - LOG_LIMIT))
-        raw = out.read()
+def read_log(path, note=""):
+    """The learner's log: at most its last :data:`LOG_LIMIT` bytes, read
+    as bytes and decoded without failing, so nothing a learner's kernel
+    writes can stop, slow or bloat the class run."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - LOG_LIMIT))
+            raw = f.read()
+    except OSError:
+        size, raw = 0, b""
     log = raw.decode("utf-8", errors="replace")
     if size > LOG_LIMIT:
         log = f"[... the first {size - LOG_LIMIT} bytes cut]\n" + log
-    return rc, note + log, time.perf_counter() - t
+    return note + log
 
 
-def merge_learner(src_url, dst_url, course_id, chapter, student):
-    """Copy one learner's autograde results from ``src_url``'s gradebook
-    into ``dst_url``'s (scores, comments, flags, timestamp, penalty)."""
+# ------------------------------------------------------------ gradebooks
+#
+# Every learner is graded into a private SQLite gradebook holding only
+# the course's definitions (snapshot()), never another learner's rows;
+# its results are then written into the course's gradebook in one
+# transaction (merge_learner): by this process for SQLite (one writer),
+# by the grading process itself for PostgreSQL. A learner whose grading
+# stops half-way (a timeout, a machine lost) leaves nothing behind.
+
+DEFINITIONS = ("course", "assignment", "notebook", "base_cell",
+               "grade_cells", "solution_cells", "task_cells",
+               "source_cell")
+
+
+def snapshot(url, path):
+    """Write a SQLite gradebook at ``path`` holding ``url``'s course
+    definitions (assignments, notebooks, cells): what autograde reads."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    src = create_engine(url, future=True)
+    dst = create_engine(f"sqlite:///{path}", future=True)
+    try:
+        Base.metadata.create_all(bind=dst)
+        tables = {t.name: t for t in Base.metadata.sorted_tables}
+        with src.connect() as s, dst.begin() as d:
+            for name in DEFINITIONS:
+                rows = [dict(r) for r in
+                        s.execute(tables[name].select()).mappings()]
+                if rows:
+                    d.execute(tables[name].insert(), rows)
+            if "alembic_version" in inspect(src).get_table_names():
+                version = s.execute(text(
+                    "SELECT version_num FROM alembic_version")).scalar()
+                d.execute(text("CREATE TABLE alembic_version "
+                               "(version_num VARCHAR(32) NOT NULL)"))
+                d.execute(text("INSERT INTO alembic_version VALUES (:v)"),
+                          {"v": version})
+    finally:
+        src.dispose()
+        dst.dispose()
+
+
+def extensions(gb, chapter):
+    """``{learner: seconds}`` of the extensions granted for ``chapter``
+    (kept in the learners' submissions, which a snapshot leaves out)."""
+    from nbgrader.api import Assignment, Student, SubmittedAssignment
+
+    rows = (gb.db.query(Student.id, SubmittedAssignment.extension)
+            .join(SubmittedAssignment.student)
+            .join(SubmittedAssignment.assignment)
+            .filter(Assignment.name == chapter,
+                    SubmittedAssignment.extension.isnot(None)))
+    return {sid: ext.total_seconds() for sid, ext in rows}
+
+
+def private_gradebook(template, path, chapter, student, extension=None):
+    """The learner's gradebook: a copy of the snapshot, with the
+    learner's extension if one was granted. Its URL."""
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    if extension:
+        import datetime
+
+        from nbgrader.api import Gradebook
+
+        with Gradebook(url) as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(
+                chapter, student,
+                extension=datetime.timedelta(seconds=extension))
+    return url
+
+
+@contextlib.contextmanager
+def one_transaction(gb):
+    """Everything ``gb`` (an nbgrader Gradebook) writes inside, in one
+    transaction: nbgrader commits after each row, here it only flushes
+    until the end; on any error nothing is written."""
+    session = gb.db.registry()
+    session.commit = session.flush
+    try:
+        yield gb
+    except BaseException:
+        del session.commit
+        session.rollback()
+        raise
+    del session.commit
+    session.commit()
+
+
+def merge_learner(src_url, dst, course_id, chapter, student):
+    """Write one learner's autograde results from ``src_url``'s gradebook
+    into ``dst`` (a URL or an open Gradebook): scores, comments, flags,
+    timestamp, penalty, in one transaction. Rows are found by learner
+    and chapter and updated, so writing the same results again changes
+    nothing and no row is ever doubled. False if ``src_url`` has none."""
     import warnings
 
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
-    # nbgrader's harmless "not in session" noise on a new submission
-    with warnings.catch_warnings(), Gradebook(src_url, course_id) as src, \
-            Gradebook(dst_url, course_id) as dst:
+    with contextlib.ExitStack() as stack:
+        # nbgrader's harmless "not in session" noise on a new submission
+        stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)
+        src = stack.enter_context(Gradebook(src_url, course_id))
+        if isinstance(dst, str):
+            dst = stack.enter_context(Gradebook(dst, course_id))
         try:
             s = src.find_submission(chapter, student)
         except MissingEntry:
             return False
-        dst.update_or_create_student(student)
-        dst.update_or_create_submission(chapter, student,
-                                        timestamp=s.timestamp)
-        for snb in s.notebooks:
-            dnb = dst.find_submission_notebook(snb.name, chapter, student)
-            dnb.flagged = snb.flagged
-            dnb.late_submission_penalty = snb.late_submission_penalty
-            for g in snb.grades:
-                dg = dst.find_grade(g.name, snb.name, chapter, student)
-                dg.auto_score = g.auto_score
-                dg.needs_manual_grade = g.needs_manual_grade
-            for c in snb.comments:
-                dc = dst.find_comment(c.name, snb.name, chapter, student)
-                dc.auto_comment = c.auto_comment
-        dst.db.commit()
+        with one_transaction(dst):
+            dst.update_or_create_student(student)
+            dst.update_or_create_submission(chapter, student,
+                                            timestamp=s.timestamp)
+            for snb in s.notebooks:
+                dnb = dst.find_submission_notebook(snb.name, chapter,
+                                                   student)
+                dnb.flagged = snb.flagged
+                dnb.late_submission_penalty = snb.late_submission_penalty
+                for g in snb.grades:
+                    dg = dst.find_grade(g.name, snb.name, chapter, student)
+                    dg.auto_score = g.auto_score
+                    dg.needs_manual_grade = g.needs_manual_grade
+                for c in snb.comments:
+                    dc = dst.find_comment(c.name, snb.name, chapter,
+                                          student)
+                    dc.auto_comment = c.auto_comment
     return True
 
 
-def _collect(root, course, auto_name, report_name, chapter, student):
-    """Copy one learner's autograded notebook and policy report home."""
-    out = root / auto_name / student / chapter
-    dest = course / auto_name / student / chapter
+def store(course, names, chapter, student, files):
+    """Write one learner's :func:`outputs` into the course (its
+    autograded folder replaced, as nbgrader does)."""
+    auto = str(Path(names["autograded"], student, chapter))
+    if any(rel.startswith(auto + os.sep) for rel in files):
+        shutil.rmtree(Path(course, auto), ignore_errors=True)
+    for rel, data in files.items():
+        path = Path(course, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def outputs(root, names, chapter, student):
+    """``{path relative to the course: bytes}`` of what grading one
+    learner produced: its autograded folder and its policy reports."""
+    found = {}
+    out = Path(root, names["autograded"], student, chapter)
     if out.is_dir():
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(out, dest, symlinks=True)
-    rep = root / report_name / chapter
-    if rep.is_dir():
-        d = course / report_name / chapter
-        d.mkdir(parents=True, exist_ok=True)
-        for f in rep.iterdir():
+        for f in sorted(out.rglob("*")):
             if f.is_file() and not f.is_symlink():
-                shutil.copy2(f, d / f.name)
+                found[str(Path(names["autograded"], student, chapter,
+                               f.relative_to(out)))] = f.read_bytes()
+    rep = Path(root, names["reports"], chapter)
+    if rep.is_dir():
+        for f in sorted(rep.iterdir()):
+            if f.is_file() and not f.is_symlink():
+                found[str(Path(names["reports"], chapter, f.name))] = \
+                    f.read_bytes()
+    return found
 
 
 def _clock(seconds):
@@ -239,14 +371,8 @@ def summary_table(summary, chapter):
     return [f"{k:<{width}}  {v}" for k, v in rows]
 
 
-def grade(course, chapter, workers=1, db_url=None, sandbox=True,
-          timeout=3600, log=print, bar=False, quiet=False):
-    """Autograde every learner of ``chapter``; returns a summary dict.
-
-    Progress goes to ``log`` one line per learner (or to a tqdm bar with
-    ``bar``; nothing with ``quiet``), then the summary table."""
-    course = Path(course).resolve()
-    cfg = load_course_config(course)
+def check_sandbox(sandbox):
+    """Refuse to grade without a sandbox unless told to."""
     if sandbox:
         problem = sandbox_problem()
         if problem:
@@ -255,63 +381,102 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
                 "unsandboxed, able to read the solutions and rewrite the "
                 "gradebook. Install bubblewrap, or pass "
                 "--no-sandbox-i-know to grade anyway.")
-    url = resolve_db_url(course, cfg, db_url)
-    course_id = cfg.CourseDirectory.get("course_id", "")
-    sqlite = url.startswith("sqlite:")
+
+
+def open_gradebook(url, course_id, chapter):
+    """The course's gradebook, open; SystemExit if ``chapter`` is not
+    in it."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(url, course_id) as gb:
-        try:
-            gb.find_assignment(chapter)
-        except MissingEntry:
-            raise SystemExit(f"{chapter} is not in the gradebook {url}: run "
-                             f"nbgrader generate_assignment {chapter} first")
-    auto_name = cfg.CourseDirectory.get("autograded_directory",
-                                        "autograded")
-    report_name = "policy_reports"
+    gb = Gradebook(url, course_id)
+    try:
+        gb.find_assignment(chapter)
+    except MissingEntry:
+        gb.close()
+        raise SystemExit(f"{chapter} is not in the gradebook {url}: run "
+                         f"nbgrader generate_assignment {chapter} first")
+    return gb
+
+
+def job_for(root, chapter, student, private_url, timeout, merge=None):
+    """What a grading server needs to grade one learner in ``root``."""
+    return {"root": str(root), "chapter": chapter, "student": student,
+            "timeout": timeout, "db_url": private_url, "merge": merge,
+            "log": str(Path(root, "grading.log")),
+            "phases": str(Path(root, "phases.json"))}
+
+
+def read_phases(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def grade(course, chapter, workers=1, db_url=None, sandbox=True,
+          timeout=3600, log=print, bar=False, quiet=False, scheduler=None):
+    """Autograde every learner of ``chapter``; returns a summary dict.
+
+    ``workers`` learners at a time on this machine, each by a grading
+    server (:mod:`coursekit.gradeserver`); with ``scheduler`` (a Dask
+    scheduler's address) on that cluster's workers instead
+    (:mod:`coursekit.cluster`). Progress goes to ``log`` one line per
+    learner (or to a tqdm bar with ``bar``; nothing with ``quiet``),
+    then the summary table. The summary's ``phases`` gives each
+    learner's time per phase (:mod:`coursekit.phases`)."""
+    course = Path(course).resolve()
+    cfg = load_course_config(course)
+    url = resolve_db_url(course, cfg, db_url)
+    sqlite = url.startswith("sqlite:")
+    if scheduler and sqlite:
+        raise SystemExit(
+            f"refusing to grade on a cluster into the SQLite gradebook "
+            f"{url}: the cluster's workers write each learner's results "
+            f"into the gradebook themselves, and a SQLite file takes one "
+            f"writer on one machine. Give a PostgreSQL gradebook every "
+            f"worker reaches (--db-url postgresql+psycopg2://USER@HOST/DB, "
+            f"or c.CourseDirectory.db_url in nbgrader_config.py; run "
+            f"nbgrader generate_assignment {chapter} against it first), "
+            f"or grade on this machine without --scheduler.")
+    check_sandbox(sandbox)
+    names = layout(course, cfg)
+    gb = open_gradebook(url, names["course_id"], chapter)
     students = learners(course, cfg, chapter)
     logs = course / "grading_logs" / chapter
     logs.mkdir(parents=True, exist_ok=True)
     results, t0 = {}, time.perf_counter()
     progress = Progress(len(students), log=log, bar=bar, quiet=quiet)
-    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
-        template = None
-        if sqlite:
-            template = Path(tmp, "gradebook-template.db")
-            shutil.copyfile(url[len("sqlite:///"):], template)
 
-        def work(student):
-            worker_url = url
-            if sqlite:
-                worker_url = f"sqlite:///{Path(tmp, student, 'grades.db')}"
-            root = _temp_course(tmp, course, cfg, chapter, student,
-                                worker_url, sandbox)
-            if sqlite:
-                shutil.copyfile(template, root / "grades.db")
-            return (root, worker_url) + _grade_one(root, chapter, student,
-                                                   timeout)
+    def done(student, rc, text, secs, files, phases, merged=True):
+        """Keep one learner's log and files; its line of progress."""
+        t = time.perf_counter()
+        (logs / f"{student}.log").write_text(text)
+        store(course, names, chapter, student, files)
+        phases["write"] = phases.get("write", 0.0) + \
+            time.perf_counter() - t
+        ok = rc == 0 and merged
+        results[student] = {"ok": ok, "seconds": secs, "phases": phases}
+        progress.update(student, ok, secs, "" if ok else
+                        f": see {logs / student}.log")
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = {pool.submit(work, s): s for s in students}
-            for fut in as_completed(futures):
-                student = futures[fut]
-                try:
-                    root, worker_url, rc, text, secs = fut.result()
-                    (logs / f"{student}.log").write_text(text)
-                    merged = True
-                    if sqlite:
-                        merged = merge_learner(worker_url, url, course_id,
-                                               chapter, student)
-                    _collect(root, course, auto_name, report_name,
-                             chapter, student)
-                except Exception as err:  # this learner only: go on
-                    rc, merged, secs = -1, False, 0.0
-                    (logs / f"{student}.log").write_text(
-                        f"grading failed: {type(err).__name__}: {err}\n")
-                ok = rc == 0 and merged
-                results[student] = {"ok": ok, "seconds": secs}
-                progress.update(student, ok, secs, "" if ok else
-                                f": see {logs / student}.log")
+    try:
+        with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
+            template = Path(tmp, "definitions.db")
+            snapshot(url, template)
+            granted = extensions(gb, chapter)
+            if scheduler:
+                from coursekit.cluster import grade_on_cluster
+
+                grade_on_cluster(scheduler, course, names, chapter,
+                                 students, url, template, granted, sandbox,
+                                 timeout, done)
+            else:
+                _grade_here(tmp, course, names, chapter, students, url, gb,
+                            template, granted, sandbox, timeout, workers,
+                            done)
+    finally:
+        gb.close()
     progress.close()
     wall = time.perf_counter() - t0
     n = len(students)
@@ -319,10 +484,58 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
                "failed": sorted(s for s, r in results.items()
                                 if not r["ok"]),
                "per_hour": 3600 * n / wall if wall else 0.0,
-               "seconds": {s: r["seconds"] for s, r in results.items()}}
+               "seconds": {s: r["seconds"] for s, r in results.items()},
+               "phases": {s: r["phases"] for s, r in results.items()}}
+    if scheduler:
+        summary["workers"] = f"cluster {scheduler}"
     for line in summary_table(summary, chapter):
         log(line)
     return summary
+
+
+def _grade_here(tmp, course, names, chapter, students, url, gb, template,
+                granted, sandbox, timeout, workers, done):
+    """Grade ``students`` on this machine, ``workers`` at a time."""
+    from coursekit.gradeserver import ServerPool
+
+    sqlite = url.startswith("sqlite:")
+    merge = None if sqlite else {"dst": url,
+                                 "course_id": names["course_id"]}
+
+    def work(student):
+        db = Path(tmp, student, "grades.db")
+        root = _temp_course(tmp, course, names, chapter, student,
+                            f"sqlite:///{db}", sandbox)
+        private = private_gradebook(template, db, chapter, student,
+                                    granted.get(student))
+        job = job_for(root, chapter, student, private, timeout, merge)
+        t = time.perf_counter()
+        reply = pool.server().grade(job)
+        return root, job, reply, time.perf_counter() - t
+
+    with ServerPool() as pool, \
+            ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
+        futures = {threads.submit(work, s): s for s in students}
+        for fut in as_completed(futures):
+            student = futures[fut]
+            try:
+                root, job, reply, secs = fut.result()
+                phases = read_phases(job["phases"])
+                merged = True
+                if sqlite and reply["rc"] == 0:
+                    t = time.perf_counter()
+                    merged = merge_learner(job["db_url"], gb,
+                                           names["course_id"], chapter,
+                                           student)
+                    phases["database"] = phases.get("database", 0.0) + \
+                        time.perf_counter() - t
+                done(student, reply["rc"],
+                     read_log(job["log"], reply.get("note", "")), secs,
+                     outputs(root, names, chapter, student), phases,
+                     merged)
+            except Exception as err:  # this learner only: go on
+                done(student, -1, f"grading failed: {type(err).__name__}: "
+                     f"{err}\n", 0.0, {}, {}, False)
 
 
 def main(argv=None):
@@ -343,8 +556,16 @@ def main(argv=None):
                              "read solutions and rewrite the gradebook")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress, only the summary at the end")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="grade on the workers of this Dask "
+                             "scheduler (needs a PostgreSQL gradebook "
+                             "they reach; --workers is then ignored)")
+    parser.add_argument("--timeout", type=int, default=3600,
+                        metavar="SECONDS", help="time limit of one "
+                        "learner's grading (default: 3600)")
     args = parser.parse_args(argv)
     summary = grade(args.course, args.chapter, workers=args.workers,
                     db_url=args.db_url, sandbox=not args.no_sandbox_i_know,
-                    bar=sys.stderr.isatty(), quiet=args.quiet)
+                    timeout=args.timeout, bar=sys.stderr.isatty(),
+                    quiet=args.quiet, scheduler=args.scheduler)
     return 1 if summary["failed"] else 0

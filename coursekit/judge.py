@@ -474,8 +474,12 @@ def _show_warning(message, category, filename, lineno, file=None,
 
 
 def main(argv=None):
+    """``python -m coursekit.judge CONNECTION_FILE [ITEM,ITEM,...]``; with
+    no arguments the first line on stdin names them: ``{"connect":
+    CONNECTION_FILE, "forward": [ITEM, ...]}`` (a judge started before
+    its kernel, :meth:`coursekit.preprocessors.JudgeProcess.forked`)."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2):
+    if len(argv) > 2:
         print("usage: python -m coursekit.judge CONNECTION_FILE "
               "[ITEM,ITEM,...]", file=sys.stderr)
         return 2
@@ -483,17 +487,23 @@ def main(argv=None):
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    forward = argv[1].split(",") if len(argv) > 1 and argv[1] else ()
-    judge = Judge(argv[0], forward)
+    judge = None
+    if argv:
+        forward = argv[1].split(",") if len(argv) > 1 and argv[1] else ()
+        judge = Judge(argv[0], forward)
     try:
         for line in sys.stdin:
             job = json.loads(line)
+            if judge is None:
+                judge = Judge(job["connect"], job.get("forward") or ())
+                continue
             outputs = judge.run_cell(job["source"], job.get("name", "test"),
                                      job.get("timeout", 60))
             replies.write(json.dumps({"outputs": outputs}) + "\n")
             replies.flush()
     finally:
-        judge.link.disconnect()
+        if judge is not None:
+            judge.link.disconnect()
     return 0
 
 

@@ -110,8 +110,10 @@ class StripForeignCells(NbGraderPreprocessor):
         return nb, resources
 
 
+from nbclient.util import run_sync  # noqa: E402
 from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
+from traitlets import Enum  # noqa: E402
 
 from coursekit import sandbox  # noqa: E402
 from coursekit.sandbox import CPU_SECONDS, MEMORY_MB, TASKS  # noqa: E402
@@ -135,12 +137,13 @@ class JudgeProcess:
     """The grader's handle on one ``python -m coursekit.judge`` process,
     which runs a notebook's test cells against the learner's kernel."""
 
-    def __init__(self, connection_file, log, forward=()):
+    def __init__(self, connection_file, log, forward=(), proc=None):
         import subprocess
         import sys
 
         self.log = log
-        self.proc = subprocess.Popen(
+        self.waiting = connection_file is None  # forked, not yet attached
+        self.proc = proc or subprocess.Popen(
             [sys.executable, "-m", "coursekit.judge", connection_file,
              ",".join(forward)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -149,6 +152,27 @@ class JudgeProcess:
 
         self._stderr = []
         threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    @classmethod
+    def forked(cls, log):
+        """A judge forked from this process, whose modules are already
+        imported (the grading server's child, single-threaded until its
+        kernel starts); :meth:`attach` names its kernel. Its own process,
+        with only its three pipes open: never a learner's kernel."""
+        return cls(None, log, proc=_ForkedJudge())
+
+    def attach(self, connection_file, forward=()):
+        """Give a :meth:`forked` judge its kernel."""
+        import json
+
+        self.waiting = False
+        try:
+            self.proc.stdin.write(json.dumps(
+                {"connect": connection_file, "forward": list(forward)})
+                + "\n")
+            self.proc.stdin.flush()
+        except OSError as err:
+            self.log.error("judge: could not be attached (%s)", err)
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -198,8 +222,84 @@ class JudgeProcess:
                 self.proc.wait(timeout=10)
             except Exception:
                 self.proc.kill()
+                self.proc.wait()
         for line in self._stderr:
             self.log.info("judge: %s", line.rstrip())
+
+
+class _ForkedJudge:
+    """The part of ``subprocess.Popen`` that :class:`JudgeProcess` uses,
+    for a judge made by ``os.fork`` (no interpreter start, no imports)."""
+
+    def __init__(self):
+        import os
+
+        to_judge, from_judge, errors = os.pipe(), os.pipe(), os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the judge
+            code = 1
+            try:
+                os.dup2(to_judge[0], 0)
+                os.dup2(from_judge[1], 1)
+                os.dup2(errors[1], 2)
+                os.closerange(3, 65536)
+                import sys
+
+                sys.stdin = open(0, closefd=False)
+                sys.stdout = open(1, "w", closefd=False)
+                sys.stderr = open(2, "w", buffering=1, closefd=False)
+                from coursekit.judge import main
+
+                code = main([])
+            finally:
+                os._exit(code)
+        for fd in (to_judge[0], from_judge[1], errors[1]):
+            os.close(fd)
+        self.pid = pid
+        self.returncode = None
+        self.stdin = open(to_judge[1], "w")
+        self.stdout = open(from_judge[0])
+        self.stderr = open(errors[0])
+
+    def poll(self):
+        import os
+
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = self.pid, 0
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        import subprocess
+        import time
+
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() > end:
+                raise subprocess.TimeoutExpired("judge", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def kill(self):
+        import os
+        import signal
+
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.wait()
+
+
+# Set by the grading server's child (coursekit.gradeserver), a fresh
+# single-threaded fork whose judge modules are imported: its judge is
+# forked too. Elsewhere (the self-check) the judge is a new process.
+FORK_JUDGE = False
 
 
 class GradingExecute(Execute):
@@ -235,12 +335,34 @@ class GradingExecute(Execute):
         help="Processes and threads a sandboxed kernel may add"
     ).tag(config=True)
 
+    # nothing is asked of the kernel after the last cell: no graceful
+    # shutdown (it waited for the kernel to exit, up to seconds)
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], default_value="immediate",
+        help="How the kernel is stopped after the notebook ran"
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_arguments = list(self.extra_arguments) + [
             f"--IPKernelApp.exec_lines={KERNEL_SETUP}"]
         if self.sandbox:
             self.kernel_manager_class = sandbox.SandboxedKernelManager
+        self._judge = None
+
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel, and the judge beside it: the judge gets
+        ready while the kernel boots, not at the first test cell."""
+        await super().async_start_new_kernel(**kwargs)
+        if not self.judge:
+            return
+        if self._judge is not None and self._judge.waiting:
+            self._judge.attach(self.km.connection_file, self._items[0])
+        elif self._judge is None or not self._judge.alive():
+            self._judge = JudgeProcess(self.km.connection_file, self.log,
+                                       self._items[0])
+
+    start_new_kernel = run_sync(async_start_new_kernel)
 
     def preprocess_cell(self, cell, resources, index):
         if not (self.judge and is_test_cell(cell)):
@@ -259,7 +381,8 @@ class GradingExecute(Execute):
         import nbformat
 
         self._check_assign_resources(resources)
-        if self._judge is None or not self._judge.alive():
+        if self._judge is None or self._judge.waiting \
+                or not self._judge.alive():
             self._judge = JudgeProcess(self.km.connection_file, self.log,
                                        self._items[0])
         outputs = self._judge.run(cell.source,
@@ -365,6 +488,8 @@ class GradingExecute(Execute):
                     "with learner code able to read solutions and the "
                     "gradebook.")
             self._data_files = self._course_files(resources)
+        if self.judge and FORK_JUDGE and self._judge is None:
+            self._judge = JudgeProcess.forked(self.log)
         return super().preprocess(nb, resources, km=km)
 
     def _course_files(self, resources):

@@ -9,15 +9,16 @@ im2col_t and col2im_t are the same two maps laid out the other way round,
 (C*FH*FW, out_h*out_w*N): channels outermost, the batch index innermost.
 That layout needs no final transpose copy (the costly step of im2col: its
 rows are only C*FH*FW long), and each window offset's copy moves long
-contiguous runs, so the layers use it; chapter 7's "under the hood" lesson
-times both.
+contiguous runs; chapter 7's "under the hood" lesson times both. The
+layers' fast path (dlcore.layers.Convolution) goes one step further on the
+same idea.
 """
 
 from dlcore.backend import get_array_module
 from dlcore.guard import reference
 
 __all__ = ["conv_output_size", "im2col", "col2im"]
-# im2col_t and col2im_t are public but no items (the layers' fast path).
+# im2col_t and col2im_t are public but no items (chapter 7 times them).
 
 
 @reference("conv_output_size")

@@ -17,8 +17,7 @@ import math
 import numpy as np
 
 from dlcore.backend import get_array_module
-from dlcore.conv import (col2im, col2im_t, conv_output_size, im2col,
-                         im2col_t)
+from dlcore.conv import col2im, conv_output_size, im2col
 from dlcore.functions import cross_entropy_error, sigmoid, softmax
 from dlcore.guard import reference
 
@@ -35,18 +34,21 @@ class Relu:
     """y = max(0, x); dx = dout where x > 0, else 0 (0 at the kink x = 0)."""
 
     def __init__(self):
-        self.mask = None
+        self.mask = None  # where the gradient passes: x > 0
 
     def forward(self, x):
         """x: any shape -> same shape and dtype."""
         xp = get_array_module(x)
-        self.mask = x <= 0
-        return xp.where(self.mask, 0, x)
+        out = xp.maximum(x, 0)  # several times faster than xp.where
+        out += 0  # max(-0.0, 0) may be -0.0; make it 0.0
+        self.mask = out > 0
+        return out
 
     def backward(self, dout):
         """dout: the output's shape -> dx, same shape."""
-        xp = get_array_module(dout)
-        return xp.where(self.mask, 0, dout)
+        dx = dout * self.mask
+        dx += 0  # -0.0 (a negative dout times False) becomes 0.0
+        return dx
 
 
 class LeakyRelu:
@@ -324,8 +326,8 @@ class Convolution:
     W: (FN, C, FH, FW), b: (FN,). x: (N, C, H, W) -> (N, FN, out_h, out_w).
     Computed as one matrix product of W's rows and the unrolled windows.
     ``fast = False`` (per layer or class) runs the book's im2col version;
-    the default runs the same maths on im2col_t's layout (channels
-    outermost, batch innermost).
+    the default runs the same products on a layout that needs no transposed
+    copies (see ``_forward_fast``); its output and dx are views.
     """
 
     fast = True
@@ -369,7 +371,7 @@ class Convolution:
         out_w = conv_output_size(W, FW, self.stride, self.pad)
         self.x = x
         if self.fast:
-            return self._forward_t(x, out_h, out_w)
+            return self._forward_fast(x, out_h, out_w)
 
         col = im2col(x, FH, FW, self.stride, self.pad)  # (N*oh*ow, C*FH*FW)
         col_W = self.W.reshape(FN, -1).T                 # (C*FH*FW, FN)
@@ -380,7 +382,7 @@ class Convolution:
     def backward(self, dout):
         """dout: (N, FN, out_h, out_w) -> dx (N, C, H, W); sets dW, db."""
         if self.fast:
-            return self._backward_t(dout)
+            return self._backward_fast(dout)
         FN, C, FH, FW = self.W.shape
         dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
         self.db = dout.sum(axis=0)
@@ -388,24 +390,141 @@ class Convolution:
         dcol = dout @ self.col_W.T
         return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
-    # The fast path: the same products, transposed (col_t ~ col.T, its
-    # columns ordered (out_y, out_x, n)).
-    def _forward_t(self, x, out_h, out_w):
-        FN, C, FH, FW = self.W.shape
-        col_t = im2col_t(x, FH, FW, self.stride, self.pad)  # (CK, oh*ow*N)
-        out = self.W.reshape(FN, -1) @ col_t                 # (FN, oh*ow*N)
-        out += self.b.reshape(FN, 1)
-        self.col, self.col_W = col_t, None
-        out = out.reshape(FN, out_h, out_w, x.shape[0])
-        return out.transpose(3, 0, 1, 2)
+    # The fast path: the same three products on a layout that needs no
+    # transposed copies. col is (C*FH*FW + 1, N*out_h*Ws): rows (c, ky, kx)
+    # and a row of ones (so the bias rides in the products), one column per
+    # window (n, out_y, out_x). The output comes out channels last,
+    # (N, out_h, Ws, FN), and the layer returns an (N, FN, out_h, out_w)
+    # view of it. For stride 1 each padded image row is stored Ws = W + pad
+    # wide (a row's right padding is the next row's left padding), so the
+    # (ky, kx) elements of all windows are one shifted slice of the
+    # flattened images: one long copy per offset instead of runs of out_w.
+    # The Ws - out_w extra columns of each output row are computed and
+    # dropped, and backward gives them a zero dout.
+    def _forward_fast(self, x, out_h, out_w):
+        xp = get_array_module(x)
+        FN = self.W.shape[0]
+        N = x.shape[0]
+        col = self._unroll(x, out_h, out_w)        # (C*FH*FW + 1, N*oh*Ws)
+        # b is the last column of the filter matrix, against col's row of
+        # ones: the product adds it, and backward's dW product yields db
+        W_b = xp.concatenate([self.W.reshape(FN, -1), self.b.reshape(FN, 1)],
+                             axis=1)
+        out = col.T @ W_b.T                             # (N*oh*Ws, FN)
+        self.col, self.col_W = col, None
+        out = out.reshape(N, out_h, -1, FN)[:, :, :out_w]
+        return out.transpose(0, 3, 1, 2)
 
-    def _backward_t(self, dout):
+    def _backward_fast(self, dout):
+        xp = get_array_module(dout)
         FN, C, FH, FW = self.W.shape
-        dout = dout.transpose(1, 2, 3, 0).reshape(FN, -1)   # (FN, oh*ow*N)
-        self.db = dout.sum(axis=1)
-        self.dW = (dout @ self.col.T).reshape(FN, C, FH, FW)
-        dcol_t = self.W.reshape(FN, -1).T @ dout             # (CK, oh*ow*N)
-        return col2im_t(dcol_t, self.x.shape, FH, FW, self.stride, self.pad)
+        N, H, W = self.x.shape[0], *self.x.shape[2:]
+        out_h = conv_output_size(H, FH, self.stride, self.pad)
+        out_w = conv_output_size(W, FW, self.stride, self.pad)
+        if tuple(dout.shape) != (N, FN, out_h, out_w):
+            raise ValueError(
+                f"Convolution.backward: the last forward's output has shape "
+                f"{(N, FN, out_h, out_w)}; got dout of shape "
+                f"{tuple(dout.shape)}"
+            )
+        Ws = self._row_width(W, out_w)
+        d = xp.empty((FN, N, out_h, Ws), dtype=dout.dtype)
+        d[:, :, :, out_w:] = 0  # the wasted columns add nothing to dW, dx
+        d[:, :, :, :out_w] = dout.transpose(1, 0, 2, 3)
+        d = d.reshape(FN, -1)                           # (FN, N*oh*Ws)
+        if self.col.shape[0] * FN > 1024:
+            dW_b = (self.col @ d.T).T                   # (FN, C*FH*FW + 1)
+        else:
+            # A small output summed over a long inner dimension runs far
+            # below the BLAS's speed (3x, 1 channel and 16 filters); the
+            # same sum image by image does not.
+            per_image = (self.col.reshape(-1, N, out_h * Ws).transpose(1, 0, 2)
+                         @ d.reshape(FN, N, -1).transpose(1, 2, 0))
+            dW_b = per_image.sum(axis=0).T
+        self.dW = dW_b[:, :-1].reshape(FN, C, FH, FW)
+        self.db = dW_b[:, -1].copy()
+        dcol = self.W.reshape(FN, -1).T @ d             # (C*FH*FW, N*oh*Ws)
+        return self._fold(dcol, dout.shape)
+
+    def _row_width(self, W, out_w):
+        """Ws, the stored width of a padded image row (see the fast path)."""
+        return max(W + self.pad, out_w) if self.stride == 1 else out_w
+
+    def _unroll(self, x, out_h, out_w):
+        """x (N, C, H, W) -> col (C*FH*FW + 1, N*out_h*Ws): rows (c, ky, kx)
+        and a last row of ones, columns (n, out_y, out_x) with out_x < Ws;
+        x's dtype."""
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        FH, FW = self.W.shape[2:]
+        s, p = self.stride, self.pad
+        Ws = self._row_width(W, out_w)
+        if s == 1:
+            img = self._flat_images(xp, (C, N, H, W), Ws, x.dtype)
+            rows = img.reshape(C, N, -1, Ws)
+            rows[:, :, p:p + H, p:p + W] = x.transpose(1, 0, 2, 3)
+            L = out_h * Ws
+            col = xp.empty((C * FH * FW + 1) * N * L, dtype=x.dtype)
+            windows = col[:-N * L].reshape(C, FH * FW, N, L)
+            for ky in range(FH):
+                for kx in range(FW):
+                    o = ky * Ws + kx  # where window offset (ky, kx) starts
+                    windows[:, ky * FW + kx] = img[:, :, o:o + L]
+        else:
+            img = xp.zeros((C, N, H + 2 * p, W + 2 * p), dtype=x.dtype)
+            img[:, :, p:p + H, p:p + W] = x.transpose(1, 0, 2, 3)
+            L = out_h * out_w
+            col = xp.empty((C * FH * FW + 1) * N * L, dtype=x.dtype)
+            windows = col[:-N * L].reshape(C, FH, FW, N, out_h, out_w)
+            for ky in range(FH):
+                y_max = ky + s * out_h
+                for kx in range(FW):
+                    x_max = kx + s * out_w
+                    windows[:, ky, kx] = img[:, :, ky:y_max:s, kx:x_max:s]
+        col[-N * L:] = 1
+        return col.reshape(-1, N * L)
+
+    def _fold(self, dcol, out_shape):
+        """The adjoint of _unroll: dcol (C*FH*FW, N*out_h*Ws) -> dx
+        (N, C, H, W), overlaps summed, padding dropped (a view)."""
+        xp = get_array_module(dcol)
+        N, C, H, W = self.x.shape
+        FH, FW = self.W.shape[2:]
+        out_h, out_w = out_shape[2:]
+        s, p = self.stride, self.pad
+        Ws = self._row_width(W, out_w)
+        if s == 1:
+            L = out_h * Ws
+            dcol = dcol.reshape(C, FH, FW, N * L)
+            # First the sum over kx, a shift of a few numbers each: with
+            # the images end to end that is one long add per kx. What
+            # spills from one image into the next lands in the next one's
+            # left padding, or is zero (from the wasted columns).
+            rows = xp.zeros((C, FH, N * L + FW - 1), dtype=dcol.dtype)
+            for kx in range(FW):
+                rows[:, :, kx:kx + N * L] += dcol[:, :, kx]
+            img = self._flat_images(xp, (C, N, H, W), Ws, dcol.dtype)
+            for ky in range(FH):
+                o = ky * Ws
+                img[:, :, o:o + L] += rows[:, ky, :N * L].reshape(C, N, L)
+            img = img.reshape(C, N, -1, Ws)
+        else:
+            img = xp.zeros((C, N, H + 2 * p, W + 2 * p), dtype=dcol.dtype)
+            dcol = dcol.reshape(C, FH, FW, N, out_h, out_w)
+            for ky in range(FH):
+                y_max = ky + s * out_h
+                for kx in range(FW):
+                    x_max = kx + s * out_w
+                    img[:, :, ky:y_max:s, kx:x_max:s] += dcol[:, ky, kx]
+        return img[:, :, p:p + H, p:p + W].transpose(1, 0, 2, 3)
+
+    def _flat_images(self, xp, shape, Ws, dtype):
+        """Zeros (C, N, rows*Ws): each image's H + 2*pad rows, Ws wide,
+        and enough rows after them for the last windows' wasted columns."""
+        C, N, H, W = shape
+        FW = self.W.shape[3]
+        rows = H + 2 * self.pad + -(-(FW - 1) // Ws)
+        return xp.zeros((C, N, rows * Ws), dtype=dtype)
 
 
 @reference("Pooling")
@@ -490,17 +609,24 @@ class Pooling:
         xp = get_array_module(dout)
         img = self._padded(self.x)
         out_h, out_w = self.out.shape[2:]
-        dx = xp.zeros(img.shape, dtype=dout.dtype)
+        # Every pass below runs over one memory layout, x's and out's (the
+        # fast Convolution's outputs are transposed views): dout is copied
+        # into it once if it has another.
+        dx = xp.zeros_like(img, dtype=dout.dtype)
+        g = dout
+        if dout.strides != self.out.strides:
+            g = xp.empty_like(self.out, dtype=dout.dtype)
+            g[...] = dout
         # Windows overlap when the stride is smaller than the pool.
         overlap = self.stride < max(self.pool_h, self.pool_w)
-        todo = xp.ones(self.out.shape, dtype=bool)  # max not routed yet
+        todo = xp.ones_like(self.out, dtype=bool)  # max not routed yet
         for window in self._slices(out_h, out_w):
             hit = img[window] == self.out
             hit &= todo
             todo ^= hit  # hit is within todo: this clears the routed ones
             if overlap:
-                dx[window] += dout * hit
+                dx[window] += g * hit
             else:
-                dx[window] = dout * hit
+                dx[window] = g * hit
         p = self.pad
         return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p]

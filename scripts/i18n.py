@@ -102,6 +102,28 @@ def extract(out=POT_DIR):
     return code
 
 
+def search_words(language=LANGUAGE):
+    """The Chinese terms of the translators' glossary, one per line, as a
+    jieba user dictionary: Sphinx's Chinese search splits the text into
+    words with jieba, whose own dictionary lacks the field's terms (it
+    split 反向传播 into 反向 and 传播, so a search for 反向传播 found
+    nothing in the pages' text)."""
+    glossary = ROOT / "locales" / language / "GLOSSARY.md"
+    words = set()
+    for line in glossary.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not line.startswith("|"):
+            continue
+        for word in re.split(r"[；;/，,（）()、\s]+", cells[1]):
+            if re.fullmatch(r"[\u4e00-\u9fff]{2,}", word):
+                words.add(word)
+    path = WORK / language / "search-words.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{w} 100\n" for w in sorted(words)),
+                    encoding="utf-8")
+    return path
+
+
 def build(language=LANGUAGE):
     """The translated HTML site, then copied to ``_build/html/zh``."""
     out = WORK / language / "html"
@@ -119,6 +141,8 @@ def build(language=LANGUAGE):
         "translation_progress_classes": True,
         # the edition's JupyterLite buttons lead to the site's lite/
         "lite_site_base": "../",
+        # the field's terms as words for the search (jieba)
+        "html_search_options": {"dict": str(search_words(language))},
     }, force=force)
     if code:
         return code
@@ -232,7 +256,7 @@ def coverage(language=LANGUAGE, out=print):
 
 # ---------------------------------------------------------------- markup
 
-ROLE = re.compile(r"\{([\w:+.-]+)\}`([^`]*)`")
+ROLE = re.compile(r"(?<![`A-Za-z0-9_])\{([A-Za-z][\w:+.-]*)\}`([^`]*)`")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 LINK = re.compile(r"\]\(([^)\s]+)\)|<(https?://[^>\s]+)>")
 CODE = re.compile(r"(?<![`\w}])`([^`\n]+)`")

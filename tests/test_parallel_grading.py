@@ -15,6 +15,7 @@ workers on a real PostgreSQL server started by the test.
 |         | through an alias the syntax check can't follow          |       |
 """
 
+import contextlib
 import csv
 import os
 import shutil
@@ -159,6 +160,15 @@ def _pg_bin():
 @pytest.fixture
 def postgres():
     """A throwaway PostgreSQL server on a free local port; its URL."""
+    with postgres_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """Start a throwaway PostgreSQL server (skip the test where none can
+    run); its URL. As root, the server runs as the ``postgres`` user, or
+    ``nobody`` where there is none (PostgreSQL refuses to run as root)."""
     pytest.importorskip("psycopg2", reason="psycopg2 is not installed "
                         "(pip install psycopg2-binary)")
     bindir = _pg_bin()
@@ -174,13 +184,20 @@ def postgres():
     prefix = []
     if os.geteuid() == 0:  # initdb refuses to run as root
         import pwd
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no postgres user to run "
-                        "PostgreSQL as")
+
+        user = None
+        for name in ("postgres", "nobody"):
+            try:
+                user = pwd.getpwnam(name)
+                break
+            except KeyError:
+                continue
+        if user is None or not shutil.which("runuser"):
+            pytest.skip("running as root, and no postgres or nobody user "
+                        "(or no runuser) to run PostgreSQL as")
         os.chown(data, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
+        os.chmod(data, 0o700)
+        prefix = ["runuser", "-u", user.pw_name, "--"]
 
     def run(*cmd):
         return subprocess.run(prefix + list(cmd), capture_output=True,
