@@ -261,6 +261,8 @@ MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 LINK = re.compile(r"\]\(([^)\s]+)\)|<(https?://[^>\s]+)>")
 CODE = re.compile(r"(?<![`\w}])`([^`\n]+)`")
 TARGET = re.compile(r"<([^<>]+)>\s*$")
+# what would make a message's text something other than one paragraph
+BLOCK_START = re.compile(r"\d+[.)]\s|[-*+>]\s|#{1,6}\s")
 
 
 def markup(text):
@@ -291,6 +293,13 @@ def markup_problems(msgid, msgstr):
             lost = sorted((want[kind] - got[kind]).elements())
             added = sorted((got[kind] - want[kind]).elements())
             problems.append(f"{kind}: lost {lost}, added {added}")
+    # Sphinx parses a msgstr on its own and uses it only if it is one
+    # paragraph: "1. 激活函数" parses as a list, and the heading stayed
+    # English (write "1\\. 激活函数")
+    if BLOCK_START.match(msgstr):
+        problems.append(f"starts like a list, heading or quote, so Sphinx "
+                        f"drops it: escape its first mark "
+                        f"({msgstr[:12]!r})")
     return problems
 
 

@@ -1,16 +1,19 @@
 """The built book, as a reader sees it: headless Chromium, network blocked.
 
-Every page of the table of contents is opened from a local HTTP server
-over ``_build/html`` (built first if missing or older than its sources).
+Every page of the table of contents, in both editions (the Chinese one
+in ``zh/``), is opened from a local HTTP server over ``_build/html``
+(both built first, one build at a time across test workers, if missing
+or older than their sources).
 Each page must load without console errors, with every image loaded and
 every formula typeset by the bundled MathJax, and without the defects a
 reader finds (``page_defects``): raw Markdown tables or ``$`` math in the
 text, a warning or traceback in a cell's output, a path of the build
 machine, an object's default repr, a title twice in the sidebar. No page
 may show solution code or hidden tests; the search page must find
-"backpropagation". tests/test_rendering_checks.py shows that each of
-these checks fails on a page with that defect.
-Screenshots of the landing page and one page per chapter go to
+"backpropagation", the Chinese one 反向传播.
+tests/test_rendering_checks.py shows that each of these checks fails on
+a page with that defect. Screenshots of the landing page, one page per
+chapter, and the Chinese landing, lesson and exercise pages go to
 ``artifacts/screenshots/``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` packages and the
@@ -18,6 +21,7 @@ Needs Debian's ``chromium`` and ``chromium-driver`` packages and the
 skipped. Chromium is never downloaded.
 """
 
+import contextlib
 import functools
 import http.server
 import os
@@ -63,6 +67,8 @@ def toc_pages():
 
 PAGES = toc_pages()
 CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+# the Chinese edition's twin of every page (scripts/i18n.py)
+ZH_PAGES = [f"zh/{p}" for p in PAGES]
 
 
 def screenshot_pages():
@@ -73,6 +79,10 @@ def screenshot_pages():
         lessons = [p for p in pages
                    if not p.endswith(("/index", "/exercises"))]
         chosen[(lessons or pages)[0]] = chapter
+    # the Chinese edition: the landing page, a lesson, an exercise page
+    chosen.update({"zh/intro": "zh-intro",
+                   "zh/chapters/ch05_backprop/02_affine_softmax": "zh-lesson",
+                   "zh/chapters/ch05_backprop/exercises": "zh-exercises"})
     return chosen
 
 
@@ -103,20 +113,60 @@ def book_is_stale():
     return _newest(p for p in sources if p.exists()) > built
 
 
+ZH = "zh"  # the Chinese edition's folder in the site (scripts/i18n.py)
+
+
+def zh_is_stale():
+    """True when the Chinese edition is missing or older than its
+    catalogues, the extensions or the English build."""
+    built = HTML / ZH / "intro.html"
+    if not built.exists():
+        return True
+    sources = [*(ROOT / "locales").rglob("*.po"), ROOT / "_config.yml",
+               ROOT / "_toc.yml", *(ROOT / "_ext").rglob("*"),
+               HTML / "intro.html"]
+    return _newest(p for p in sources if p.is_file()) > built.stat().st_mtime
+
+
+@contextlib.contextmanager
+def build_lock():
+    """One build of the book at a time: test files on other pytest-xdist
+    workers that need the book wait here, then find it built."""
+    import fcntl
+
+    lock = ROOT / "_build" / ".test-build.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run(cmd, what):
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=1800)
+    assert run.returncode == 0, (
+        f"{what} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+
+
 @pytest.fixture(scope="session")
 def book():
-    """``_build/html``, built with jupyter-book when missing or stale."""
-    if "BOOK_HTML" not in os.environ and book_is_stale():
-        jb = Path(sys.executable).parent / "jupyter-book"
-        cmd = [str(jb) if jb.exists() else "jupyter-book", "build", ".",
-               "--builder", "html"]
-        env = dict(os.environ)
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=1800)
-        assert run.returncode == 0, (
-            f"jupyter-book build failed:\n{run.stdout[-3000:]}"
-            f"\n{run.stderr[-3000:]}")
+    """``_build/html`` with both editions (the Chinese one in ``zh/``), as
+    ``make book`` builds them, when missing or stale."""
+    if "BOOK_HTML" in os.environ:
+        return HTML
+    with build_lock():
+        if book_is_stale():
+            jb = Path(sys.executable).parent / "jupyter-book"
+            _run([str(jb) if jb.exists() else "jupyter-book", "build", ".",
+                  "--builder", "html"], "jupyter-book build")
+        if zh_is_stale():
+            _run([sys.executable, str(ROOT / "scripts" / "i18n.py"),
+                  "build"], "the Chinese edition's build")
     return HTML
 
 
@@ -391,7 +441,7 @@ def test_network_is_blocked(browser):
     browser.get_log("browser")
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES + ZH_PAGES)
 def test_page_renders(browser, server, page):
     """No console error, every image loaded, every formula typeset, and
     none of the defects of ``page_defects``."""
@@ -416,7 +466,7 @@ def test_page_renders(browser, server, page):
 
     if page in SCREENSHOTS:
         save_screenshot(browser, SHOTS / f"{SCREENSHOTS[page]}.png",
-                        full=page == PAGES[0])
+                        full=page in (PAGES[0], "zh/intro"))
     assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
@@ -456,8 +506,13 @@ def test_lesson_page_has_a_download_button_and_no_dead_one(browser, server):
     assert not dead, dead
 
 
-def test_search_finds_backpropagation(browser, server):
-    browser.get(f"{server}/search.html?q=backpropagation")
+@pytest.mark.parametrize("edition, query", [("", "backpropagation"),
+                                            ("zh/", "反向传播")])
+def test_search_finds_backpropagation(browser, server, edition, query):
+    """The search page, run by the browser, finds the word in chapter 5
+    (in the Chinese edition, in its text: jieba with the glossary's
+    terms, scripts/i18n.py)."""
+    browser.get(f"{server}/{edition}search.html?q={query}")
     results = _wait(browser, lambda d: d.execute_script("""
         const items = document.querySelectorAll("#search-results li");
         const msg = document.querySelector("#search-results p");
@@ -465,7 +520,7 @@ def test_search_finds_backpropagation(browser, server):
             li.querySelector("a").getAttribute("href"));
         return msg && /did not match/.test(msg.textContent) ? [] : false;
     """))
-    assert results, "the search page found nothing for backpropagation"
+    assert results, f"the {edition or 'English '}search found nothing for {query}"
     assert any("ch05_backprop" in href for href in results), results
 
 
@@ -476,7 +531,7 @@ def secrets():
     return found
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", PAGES + ZH_PAGES)
 def test_page_shows_no_solution(browser, server, secrets, page):
     """No nbgrader marker (except the guides, which document them) and no
     line of a source notebook's solution or hidden tests, in all the text
@@ -484,5 +539,6 @@ def test_page_shows_no_solution(browser, server, secrets, page):
     open_page(browser, f"{server}/{page}.html")
     text = browser.execute_script(
         "return document.documentElement.textContent")
-    leaks = find_leaks(text, secrets, markers=not page.startswith("guides/"))
+    guide = page.startswith(("guides/", "zh/guides/"))
+    leaks = find_leaks(text, secrets, markers=not guide)
     assert not leaks, f"{page} shows solution or hidden-test text: {leaks}"
