@@ -36,7 +36,7 @@ import pytest
 
 from coursekit import notebooks as nbk
 from coursekit.release import write_course_config
-from tests.test_autograde_e2e import ROOT, _answer, nbgrader
+from tests.test_autograde_e2e import ROOT, filler, nbgrader
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
@@ -51,24 +51,8 @@ POLICY_HITS = {"transformer": "and_gate", "patcher": "or_gate",
                "custom_exc": "nand_gate", "reader": "train_perceptron"}
 
 
-def _filler(released, source):
-    """``(answers, filled)``: the reference answers, and a function that
-    makes a submission from the release with some answers overridden."""
-    import nbformat
-
-    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
-
-    def filled(**override):
-        nb = nbformat.reads(nbformat.writes(released), as_version=4)
-        for item, cell in nbk.answer_cells(nb).items():
-            cell.source = override.get(item, answers[item])
-        return nb
-
-    return answers, filled
-
-
 def submissions(released, source):
-    answers, filled = _filler(released, source)
+    answers, filled = filler(released, source)
 
     warn = ("\n    np.exp(np.float32(1000.0))  # overflows: a RuntimeWarning"
             "\n    return int(")
@@ -193,7 +177,7 @@ MORE_EXPECTED = {"ref2": 16, "dup": 14, "retyped": 14, "fakegrade": 16,
 def more_submissions(released, source):
     import nbformat
 
-    answers, filled = _filler(released, source)
+    answers, filled = filler(released, source)
 
     def find(nb, gid):
         return next(i for i, c in enumerate(nb.cells)
@@ -372,7 +356,7 @@ HISTORY = "print(list(In))\n"
 def twin_submissions(released, source):
     import nbformat
 
-    answers, filled = _filler(released, source)
+    answers, filled = filler(released, source)
 
     subs = {"correct": filled(), "twin": filled(or_gate=WRONG_OR),
             "delegating_twin": filled(

@@ -66,8 +66,9 @@ def _find(nb, grade_id):
                 if nbk.nbgrader_meta(c).get("grade_id") == grade_id)
 
 
-def make_submissions(released, source):
-    """{learner: notebook or None} built from the release and the source."""
+def filler(released, source):
+    """``(answers, filled)``: the reference answers, and a function that
+    makes a submission from the release with some answers overridden."""
     answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
 
     def filled(**override):
@@ -75,6 +76,13 @@ def make_submissions(released, source):
         for item, cell in nbk.answer_cells(nb).items():
             cell.source = override.get(item, answers[item])
         return nb
+
+    return answers, filled
+
+
+def make_submissions(released, source):
+    """{learner: notebook or None} built from the release and the source."""
+    answers, filled = filler(released, source)
 
     subs = {"ref": filled(), "blank": nbformat.reads(
         nbformat.writes(released), as_version=4)}

@@ -32,21 +32,15 @@ import pytest
 from coursekit import notebooks as nbk
 from coursekit.release import nbgrader_env, write_course_config
 from coursekit.sandbox import sandbox_problem
-from tests.test_autograde_e2e import ROOT, _answer, nbgrader
-from tests.test_parallel_grading import postgres_server
+from tests.test_autograde_e2e import ROOT, filler, nbgrader
+from tests.test_parallel_grading import _scores, postgres_server
 
 CHAPTER = "ch01_perceptrons"
 EXPECTED = {"ref": 16, "blank": 0, "bug": 14, "slow1": 16, "slow2": 16}
 
 
 def submissions(released, source):
-    answers = {k: _answer(c) for k, c in nbk.answer_cells(source).items()}
-
-    def filled(**override):
-        nb = nbformat.reads(nbformat.writes(released), as_version=4)
-        for item, cell in nbk.answer_cells(nb).items():
-            cell.source = override.get(item, answers[item])
-        return nb
+    answers, filled = filler(released, source)
 
     slow = "import time\ntime.sleep(3)\n" + answers["and_gate"]
     return {
@@ -75,15 +69,6 @@ def _course(dest, db_url=None):
         d.mkdir(parents=True)
         nbformat.write(nb, str(d / "exercises.ipynb"))
     return dest
-
-
-def _scores(course):
-    import csv
-
-    out = course / "grades.csv"
-    nbgrader(course, "export", "--to", str(out))
-    return {r["student_id"]: float(r["score"])
-            for r in csv.DictReader(open(out))}
 
 
 def _free_port():
