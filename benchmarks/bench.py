@@ -52,16 +52,6 @@ def block(fn, repeat):
     return best
 
 
-def alternate(fns, rounds=3, repeat=5):
-    """{name: median over rounds of each block's best}, blocks alternating."""
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            times[name].append(block(fn, repeat))
-            time.sleep(PAUSE)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def header():
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
           f"{platform.processor() or platform.platform()}")
@@ -140,11 +130,12 @@ def conv_case(N, C, FN, H, dtype, rng, rounds=5):
         def tpool():
             F.max_pool2d(pxt, 2, 2).backward(pdyt)
         conv_fns["torch"], pool_fns["torch"] = tconv, tpool
-    return alternate_both(conv_fns, rounds), alternate_both(pool_fns, rounds)
+    return alternate(conv_fns, rounds), alternate(pool_fns, rounds)
 
 
-def alternate_both(fns, rounds):
-    """alternate's blocks, kept: {name: (median, best)} over the rounds."""
+def alternate(fns, rounds):
+    """{name: (median, best)} over ``rounds`` rounds of each function's
+    block (its best of 5 calls), the functions' blocks alternating."""
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
