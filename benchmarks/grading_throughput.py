@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from coursekit import notebooks as nbk  # noqa: E402
 from coursekit.grade import grade  # noqa: E402
+from coursekit.gradeserver import ServerPool  # noqa: E402
 from coursekit.phases import median_breakdown  # noqa: E402
 from coursekit.release import (nbgrader_env, source_chapters,  # noqa: E402
                                write_course_config)
@@ -100,15 +101,16 @@ def _grade_class(template, tmp, name, chapters, learners, log, **how):
                            cwd=course, env=nbgrader_env(), check=True,
                            capture_output=True)
     per_notebook, phases, wall, failed = [], [], 0.0, 0
-    for ch in chapters:
-        s = grade(course, ch, log=lambda m: None, **how)
-        wall += s["wall_s"]
-        failed += len(s["failed"])
-        per_notebook += list(s["seconds"].values())
-        phases += list(s["phases"].values())
-        log(f"  {name} {ch}: {s['wall_s']:.0f} s, median "
-            f"{statistics.median(s['seconds'].values()):.1f} s per "
-            f"notebook")
+    with ServerPool() as pool:  # every chapter by the same servers
+        for ch in chapters:
+            s = grade(course, ch, log=lambda m: None, pool=pool, **how)
+            wall += s["wall_s"]
+            failed += len(s["failed"])
+            per_notebook += list(s["seconds"].values())
+            phases += list(s["phases"].values())
+            log(f"  {name} {ch}: {s['wall_s']:.0f} s, median "
+                f"{statistics.median(s['seconds'].values()):.1f} s per "
+                f"notebook")
     return 3600 * learners / wall, per_notebook, phases, failed
 
 

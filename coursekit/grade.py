@@ -415,11 +415,14 @@ def read_phases(path):
 
 
 def grade(course, chapter, workers=1, db_url=None, sandbox=True,
-          timeout=3600, log=print, bar=False, quiet=False, scheduler=None):
+          timeout=3600, log=print, bar=False, quiet=False, scheduler=None,
+          pool=None):
     """Autograde every learner of ``chapter``; returns a summary dict.
 
     ``workers`` learners at a time on this machine, each by a grading
-    server (:mod:`coursekit.gradeserver`); with ``scheduler`` (a Dask
+    server (:mod:`coursekit.gradeserver`; from ``pool``, a
+    :class:`~coursekit.gradeserver.ServerPool` that outlives this call,
+    to grade several chapters with the same servers); with ``scheduler`` (a Dask
     scheduler's address) on that cluster's workers instead
     (:mod:`coursekit.cluster`). Progress goes to ``log`` one line per
     learner (or to a tqdm bar with ``bar``; nothing with ``quiet``),
@@ -474,7 +477,7 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
             else:
                 _grade_here(tmp, course, names, chapter, students, url, gb,
                             template, granted, sandbox, timeout, workers,
-                            done)
+                            done, pool)
     finally:
         gb.close()
     progress.close()
@@ -494,8 +497,9 @@ def grade(course, chapter, workers=1, db_url=None, sandbox=True,
 
 
 def _grade_here(tmp, course, names, chapter, students, url, gb, template,
-                granted, sandbox, timeout, workers, done):
-    """Grade ``students`` on this machine, ``workers`` at a time."""
+                granted, sandbox, timeout, workers, done, pool=None):
+    """Grade ``students`` on this machine, ``workers`` at a time, by the
+    servers of ``pool`` (default: a pool of this call's own)."""
     from coursekit.gradeserver import ServerPool
 
     sqlite = url.startswith("sqlite:")
@@ -510,11 +514,15 @@ def _grade_here(tmp, course, names, chapter, students, url, gb, template,
                                     granted.get(student))
         job = job_for(root, chapter, student, private, timeout, merge)
         t = time.perf_counter()
-        reply = pool.server().grade(job)
+        with pool.lend() as server:
+            reply = server.grade(job)
         return root, job, reply, time.perf_counter() - t
 
-    with ServerPool() as pool, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(ServerPool())
+        threads = stack.enter_context(
+            ThreadPoolExecutor(max_workers=max(1, workers)))
         futures = {threads.submit(work, s): s for s in students}
         for fut in as_completed(futures):
             student = futures[fut]
@@ -543,8 +551,10 @@ def main(argv=None):
         prog="coursekit grade",
         description="Autograde every submission of a chapter in parallel, "
                     "each learner's kernel sandboxed.")
-    parser.add_argument("chapter", help="assignment id, e.g. "
-                        "ch01_perceptrons")
+    parser.add_argument("chapters", nargs="+", metavar="chapter",
+                        help="assignment id, e.g. ch01_perceptrons; "
+                        "several are graded one after the other by the "
+                        "same grading servers")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="learners graded at once (default: CPUs)")
     parser.add_argument("--db-url", help="gradebook URL (default: the "
@@ -564,8 +574,16 @@ def main(argv=None):
                         metavar="SECONDS", help="time limit of one "
                         "learner's grading (default: 3600)")
     args = parser.parse_args(argv)
-    summary = grade(args.course, args.chapter, workers=args.workers,
-                    db_url=args.db_url, sandbox=not args.no_sandbox_i_know,
-                    timeout=args.timeout, bar=sys.stderr.isatty(),
-                    quiet=args.quiet, scheduler=args.scheduler)
-    return 1 if summary["failed"] else 0
+    from coursekit.gradeserver import ServerPool
+
+    failed = False
+    with ServerPool() as pool:
+        for chapter in args.chapters:
+            summary = grade(args.course, chapter, workers=args.workers,
+                            db_url=args.db_url,
+                            sandbox=not args.no_sandbox_i_know,
+                            timeout=args.timeout, bar=sys.stderr.isatty(),
+                            quiet=args.quiet, scheduler=args.scheduler,
+                            pool=pool)
+            failed = failed or bool(summary["failed"])
+    return 1 if failed else 0

@@ -28,6 +28,7 @@ Replies are one JSON line on stdout: ``{"rc": int, "note": str}`` (``rc``
 -1 when the child was killed; ``note`` says why).
 """
 
+import contextlib
 import json
 import os
 import select
@@ -386,25 +387,39 @@ class GradingServer:
 
 
 class ServerPool:
-    """One :class:`GradingServer` per thread that asks, all closed at
-    the end (``with ServerPool() as pool: pool.server().grade(...)``)."""
+    """Grading servers lent to the threads that grade, one thread at a
+    time each, and kept for the next learner, and for the next chapter
+    when one pool serves several :func:`coursekit.grade.grade` calls (a
+    server's start, about 2.5 s, is then paid once per worker, not once
+    per chapter). All are closed at the end::
+
+        with ServerPool() as pool:
+            with pool.lend() as server:
+                server.grade(job)
+    """
 
     def __init__(self):
-        self._local = threading.local()
+        self._idle = []
         self._all = []
         self._lock = threading.Lock()
 
-    def server(self):
-        srv = getattr(self._local, "server", None)
+    @contextlib.contextmanager
+    def lend(self):
+        with self._lock:
+            srv = self._idle.pop() if self._idle else None
         if srv is None:
-            srv = self._local.server = GradingServer()
+            srv = GradingServer()
             with self._lock:
                 self._all.append(srv)
-        return srv
+        try:
+            yield srv
+        finally:
+            with self._lock:
+                self._idle.append(srv)
 
     def close(self):
         with self._lock:
-            servers, self._all = self._all, []
+            servers, self._all, self._idle = self._all, [], []
         for srv in servers:
             srv.close()
 

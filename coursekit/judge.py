@@ -126,6 +126,8 @@ class KernelLink:
         self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
         self._hb_connect = lambda: connect(zmq.REQ, "hb_port", False)
         self.hb = self._hb_connect()
+        # the channel's messages: signed Jupyter messages, lean (Wire)
+        self.wire = channel.Wire(self.session, self.stdin)
         self.poller = zmq.Poller()
         for sock in (self.stdin, self.shell, self.iopub):
             self.poller.register(sock, zmq.POLLIN)
@@ -158,7 +160,7 @@ class KernelLink:
         return self._wait()
 
     def send(self, text):
-        self.session.send(self.stdin, "input_reply", {"value": text})
+        self.wire.send("input_reply", {"value": text})
         return self._wait()
 
     def close(self):
@@ -168,7 +170,7 @@ class KernelLink:
         msg_id, self.msg_id = self.msg_id, None
         if self.broken:
             return
-        self.session.send(self.stdin, "input_reply", {
+        self.wire.send("input_reply", {
             "value": json.dumps({"op": "done", "sync": []})})
         end = time.monotonic() + 10
         while time.monotonic() < end:
@@ -182,11 +184,18 @@ class KernelLink:
                 if self._parent(reply) == msg_id:
                     self._drain_iopub(msg_id)
                     return
-            while self._recv(self.stdin) is not None:
+            while self._stray():
                 pass  # a stray input request of an ended session
         self._interrupt()
         self.broken = ("your notebook's kernel did not finish a grading "
                        "step (a call that never returns?)")
+
+    def _stray(self):
+        """Read one waiting stdin message, if any (a bad one included)."""
+        try:
+            return self.wire.recv(block=False) is not None
+        except channel.ChannelError:
+            return True
 
     def disconnect(self):
         """Close the sockets (the kernel goes on)."""
@@ -218,7 +227,7 @@ class KernelLink:
             if self.iopub in ready:
                 self._drain_iopub(self.msg_id)
             if self.stdin in ready:
-                msg = self._recv(self.stdin)
+                msg = self.wire.recv(block=False)
                 if msg is not None and msg["msg_type"] == "input_request" \
                         and self._parent(msg) == self.msg_id:
                     if interrupted_at is not None:

@@ -132,6 +132,31 @@ def test_two_workers_give_the_sequential_scores(template, tmp_path):
     assert "gradebook visible: False" in shown
 
 
+def test_chapters_named_together_share_the_grading_servers(
+        template, tmp_path, monkeypatch):
+    """``python -m coursekit grade A B``: one pool of servers for both
+    (a server's start is paid once per worker, not once per chapter);
+    the scores are those of one run."""
+    from coursekit import gradeserver
+    from coursekit.grade import main
+
+    starts = []
+    start = gradeserver.GradingServer._start
+
+    def counted(self):
+        starts.append(self)
+        start(self)
+
+    monkeypatch.setattr(gradeserver.GradingServer, "_start", counted)
+    par = _copy(template, tmp_path / "twice")
+    # the same chapter twice: a regrade updates every learner in place
+    assert main([CHAPTER, CHAPTER, "--course", str(par), "--workers", "2",
+                 "--quiet"]) == 0
+    assert 1 <= len(starts) <= 2, f"{len(starts)} servers for 2 workers"
+    assert all(s.proc is None for s in starts)  # closed at the end
+    assert _scores(par) == {k: float(v) for k, v in EXPECTED.items()}
+
+
 def test_refuses_without_sandbox_unless_told(template, tmp_path,
                                              monkeypatch):
     import coursekit.grade as g
