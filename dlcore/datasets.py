@@ -20,6 +20,7 @@ scikit-learn is imported inside ``load_digits`` only, and pooch inside
 """
 
 import contextlib
+import functools
 import gzip
 import logging
 import os
@@ -186,6 +187,30 @@ def mnist_sample_path():
     return path
 
 
+@functools.lru_cache(maxsize=2)
+def _mnist_table(path, mtime_ns, size):
+    """The checked (N, 785) uint8 table of an MNIST sample file, parsed
+    once per process and file version (parsing takes 0.15 s; a grading
+    server parses it before forking its judges). Read-only: callers
+    copy what they hand out."""
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, ValueError, EOFError) as err:
+        raise DatasetError(f"{path} is not a readable MNIST sample (a "
+                           f"gzipped CSV of 785 columns): {err}") from None
+    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
+        raise DatasetError(f"{path} has {table.shape[1]} columns; an MNIST "
+                           f"sample has 785 (784 pixels, then the label)")
+    x, t = table[:, :-1], table[:, -1]
+    if x.min() < 0 or x.max() > 255 or t.min() < 0 or t.max() > 9:
+        raise DatasetError(f"{path} has pixels outside 0..255 or labels "
+                           f"outside 0..9: not an MNIST sample")
+    table = table.astype(np.uint8)
+    table.flags.writeable = False
+    return table
+
+
 def load_mnist_sample(normalize=True, flatten=True, one_hot=False,
                       test_fraction=0.2, seed=0, dtype=np.float64,
                       path=None):
@@ -203,18 +228,12 @@ def load_mnist_sample(normalize=True, flatten=True, one_hot=False,
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
     path = Path(path) if path is not None else mnist_sample_path()
     try:
-        with gzip.open(path, "rt") as f:
-            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, ValueError, EOFError) as err:
+        stat = path.stat()
+    except OSError as err:
         raise DatasetError(f"{path} is not a readable MNIST sample (a "
                            f"gzipped CSV of 785 columns): {err}") from None
-    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
-        raise DatasetError(f"{path} has {table.shape[1]} columns; an MNIST "
-                           f"sample has 785 (784 pixels, then the label)")
+    table = _mnist_table(str(path), stat.st_mtime_ns, stat.st_size)
     x, t = table[:, :-1], table[:, -1]
-    if x.min() < 0 or x.max() > 255 or t.min() < 0 or t.max() > 9:
-        raise DatasetError(f"{path} has pixels outside 0..255 or labels "
-                           f"outside 0..9: not an MNIST sample")
     x = x.astype(dtype)
     if normalize:
         x /= 255.0

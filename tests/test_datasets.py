@@ -529,6 +529,28 @@ def test_mnist_sample_loader_on_a_file_made_here(tmp_path):
     assert len(np.unique(both, axis=0)) == 100
 
 
+def test_mnist_sample_is_parsed_once_and_never_shared(tmp_path):
+    """The parsed file is kept per process (a grading server parses it
+    before forking its judges): what a caller changes never reaches the
+    next caller, and a rewritten file is read again."""
+    import os
+
+    from dlcore.datasets import _mnist_table, load_mnist_sample
+
+    path = _sample_file(tmp_path / "s.csv.gz", per_class=4, rng=2)
+    (x, t), _ = load_mnist_sample(path=path, normalize=False)
+    hits = _mnist_table.cache_info().hits
+    x[...] = -1
+    t[...] = -1
+    (x2, t2), _ = load_mnist_sample(path=path, normalize=False)
+    assert _mnist_table.cache_info().hits == hits + 1
+    assert x2.min() >= 0 and t2.min() >= 0
+    _sample_file(path, per_class=4, rng=3)  # another file, same name
+    os.utime(path, ns=(1, 1))
+    (x3, _), _ = load_mnist_sample(path=path, normalize=False)
+    assert not np.array_equal(np.sort(x3, axis=None), np.sort(x2, axis=None))
+
+
 def test_mnist_sample_bad_files_get_clear_errors(tmp_path):
     from dlcore.datasets import DatasetError, load_mnist_sample
 
