@@ -31,8 +31,7 @@ HELPERS = {
     "numerical_gradient": [("grading", "numerical_gradient64"),
                            ("grading", "check_gradient")],
     "TwoLayerNet": [("nets", "MultiLayerNet")],
-    "train_network": [("trainer", "Trainer"),
-                      ("grading", "train_quietly")],
+    "train_network": [("trainer", "Trainer"), ("trainer", "_sgd_epoch")],
     "compare_optimizers": [("trainer", "Trainer")],
 }
 

@@ -1021,19 +1021,14 @@ def slowest_layer(layers, x):
 @reference("train_network")
 def train_quietly(network, x_train, t_train, epochs, batch_size, lr,
                   rng=None):
-    """dlcore's ``train_network`` without its records: the same batches
-    in the same order and the same steps ``p -= lr * grad``, so the same
-    weights, but no loss and accuracies over the whole training and test
-    sets after each epoch (40% of a convnet milestone's time, and a
-    milestone judges the weights on its own held-out digits). Withheld
-    with ``train_network`` (``coursekit.withheld.HELPERS``).
+    """dlcore's ``train_network`` without its records: its epochs of
+    steps, so the same weights, but no loss and accuracies over the whole
+    training and test sets after each epoch (40% of a convnet milestone's
+    time, and a milestone judges the weights on its own held-out digits).
+    Withheld with ``train_network`` (its ``@reference``).
     """
+    from dlcore.trainer import _sgd_epoch
+
     rng = np.random.default_rng(rng)
-    n = len(x_train)
     for _ in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
-            grads = network.gradient(x_train[batch], t_train[batch])
-            for key in network.params:
-                network.params[key] -= lr * grads[key]
+        _sgd_epoch(network, x_train, t_train, batch_size, lr, rng)

@@ -57,6 +57,19 @@ def make_optimizer(optimizer="sgd", optimizer_param=None):
     return optimizer
 
 
+def _sgd_epoch(network, x_train, t_train, batch_size, lr, rng):
+    """One epoch of train_network's steps: a new order of the samples
+    from ``rng`` (a Generator), then ``p -= lr * grad`` after each batch.
+    Withheld with train_network (``coursekit.withheld.HELPERS``)."""
+    n = len(x_train)
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        batch = order[start:start + batch_size]
+        grads = network.gradient(x_train[batch], t_train[batch])
+        for key in network.params:
+            network.params[key] -= lr * grads[key]
+
+
 @reference("train_network")
 def train_network(network, x_train, t_train, x_test, t_test, epochs=10,
                   batch_size=100, lr=0.1, rng=None):
@@ -73,14 +86,8 @@ def train_network(network, x_train, t_train, x_test, t_test, epochs=10,
     """
     rng = np.random.default_rng(rng)
     history = {"loss": [], "train_acc": [], "test_acc": []}
-    n = len(x_train)
     for _ in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
-            grads = network.gradient(x_train[batch], t_train[batch])
-            for key in network.params:
-                network.params[key] -= lr * grads[key]
+        _sgd_epoch(network, x_train, t_train, batch_size, lr, rng)
         history["loss"].append(float(network.loss(x_train, t_train)))
         history["train_acc"].append(float(network.accuracy(x_train,
                                                            t_train)))
